@@ -1,0 +1,63 @@
+"""`centerpose bench`: median per-stage latency of the Predictor on one image."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+from centerpose_core.commands.common import add_model_arguments, read_image
+
+STAGES = ("preprocess", "forward", "decode", "postprocess", "total")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench", help="time pre-process / forward / decode / post-process")
+    add_model_arguments(parser, require_model=False, size_flag="--size")
+    parser.add_argument(
+        "--random-weights", action="store_true", help="seeded random weights instead of --model"
+    )
+    parser.add_argument("--runs", type=int, default=10, help="timed runs (after warm-up)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed warm-up runs")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("image", type=Path, metavar="IMAGE")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from centerpose_core.model import build_pose_net
+    from centerpose_core.runtime import Predictor
+
+    if (args.model is None) == (not args.random_weights):
+        raise ValueError("give exactly one of --model PATH or --random-weights")
+    if args.runs <= 0:
+        raise ValueError(f"--runs must be positive, got {args.runs}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    image = read_image(args.image)
+    if args.random_weights:
+        torch.manual_seed(0)
+        model = build_pose_net()
+    else:
+        model = args.model
+    predictor = Predictor(
+        model, backend=args.backend, device=args.device, input_size=args.input_size, flip_test=args.flip
+    )
+    for _ in range(args.warmup):
+        predictor.predict(image)
+    samples = {stage: [] for stage in STAGES}
+    for _ in range(args.runs):
+        predictor.predict(image)
+        for stage in STAGES:
+            samples[stage].append(predictor.last_timings[stage])
+    report = {
+        "backend": predictor.backend.name,
+        "size": args.input_size,
+        "runs": args.runs,
+        "ms": {stage: round(statistics.median(values), 3) for stage, values in samples.items()},
+    }
+    print(json.dumps(report))
+    return 0

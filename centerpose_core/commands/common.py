@@ -1,0 +1,39 @@
+"""Argument helpers shared by the inference commands (predict, bench, eval)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from centerpose_core.errors import UserError
+from centerpose_core.runtime.backends import BACKEND_NAMES
+
+
+def add_model_arguments(
+    parser: argparse.ArgumentParser, *, require_model: bool = True, size_flag: str = "--input-size"
+) -> None:
+    parser.add_argument(
+        "--model",
+        required=require_model,
+        type=Path,
+        help="checkpoint (.pth) or exported model (.onnx / TensorRT engine)",
+    )
+    parser.add_argument("--backend", default="torch", choices=BACKEND_NAMES, help="inference backend")
+    parser.add_argument("--device", default="cpu", help="torch device for the torch backend and decode")
+    parser.add_argument(
+        size_flag, dest="input_size", type=int, default=512, help="network input side (multiple of 32)"
+    )
+    parser.add_argument("--flip", action="store_true", help="flip test: average with the mirrored image")
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Read an image as 3-channel BGR with OpenCV's default colour loading (as the original)."""
+    if not path.is_file():
+        raise UserError(f"{path}: image file not found")
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise UserError(f"{path}: not a readable image (unsupported format or corrupt file)")
+    return image

@@ -1,0 +1,100 @@
+"""The one source of truth for COCO keypoint constants and the network's input normalisation.
+
+Everything that needs keypoint names, flip pairs, skeleton edges or mean/std imports them from
+here, so the model, the data pipeline, decode, drawing and the ROS node can never disagree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+KEYPOINT_NAMES: tuple[str, ...] = (
+    "nose",
+    "left_eye",
+    "right_eye",
+    "left_ear",
+    "right_ear",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+)
+NUM_KEYPOINTS = len(KEYPOINT_NAMES)
+
+# Left/right pairs swapped by a horizontal flip (COCO order), as CenterNet's `flip_idx`.
+FLIP_PAIRS: tuple[tuple[int, int], ...] = (
+    (1, 2),
+    (3, 4),
+    (5, 6),
+    (7, 8),
+    (9, 10),
+    (11, 12),
+    (13, 14),
+    (15, 16),
+)
+
+
+def _flip_permutation(pairs: tuple[tuple[int, int], ...], n: int) -> tuple[int, ...]:
+    perm = list(range(n))
+    for a, b in pairs:
+        perm[a], perm[b] = b, a
+    return tuple(perm)
+
+
+# FLIP_PERMUTATION[j] is the keypoint that j becomes after a horizontal flip.
+FLIP_PERMUTATION: tuple[int, ...] = _flip_permutation(FLIP_PAIRS, NUM_KEYPOINTS)
+
+# Skeleton edges as 0-based keypoint indices (COCO's `skeleton` field is 1-based).
+SKELETON: tuple[tuple[int, int], ...] = (
+    (15, 13),
+    (13, 11),
+    (16, 14),
+    (14, 12),
+    (11, 12),
+    (5, 11),
+    (6, 12),
+    (5, 6),
+    (5, 7),
+    (6, 8),
+    (7, 9),
+    (8, 10),
+    (1, 2),
+    (0, 1),
+    (0, 2),
+    (1, 3),
+    (2, 4),
+    (3, 5),
+    (4, 6),
+)
+
+# Full-precision mean/std of CenterNet's COCO keypoint dataset class, BGR channel order,
+# applied to pixel values scaled to [0, 1].
+MEAN_BGR = np.array([0.40789654, 0.44719302, 0.47026115], dtype=np.float32)
+STD_BGR = np.array([0.28863828, 0.27408164, 0.27809835], dtype=np.float32)
+
+# Output heads of the multi-pose network, in CenterNet's order, with their channel counts.
+HEADS: dict[str, int] = {
+    "hm": 1,
+    "wh": 2,
+    "hps": 2 * NUM_KEYPOINTS,
+    "reg": 2,
+    "hm_hp": NUM_KEYPOINTS,
+    "hp_offset": 2,
+}
+HEAD_NAMES: tuple[str, ...] = tuple(HEADS)
+
+DOWN_RATIO = 4
+DEFAULT_INPUT_SIZE = 512
+DEFAULT_TOP_K = 100
+# A joint-heatmap peak must score above this to replace a regressed keypoint (CenterNet's 0.1).
+KEYPOINT_SNAP_THRESHOLD = 0.1
+# ...and lie closer than this fraction of the person box's longer side (CenterNet's 0.3).
+KEYPOINT_SNAP_MAX_DISTANCE = 0.3

@@ -1,0 +1,210 @@
+"""Checkpoint I/O in CenterNet's format: `{'epoch': int, 'state_dict': {...}, 'optimizer': ...}`.
+
+`filter_state_dict` is the one place that knows the key dialects: upstream DataParallel
+(`module.`), the unused ImageNet classifier (`base.fc.*`), and tensorboy/centerpose's
+`backbone_model.` / `head_model.` prefixes. Loading never unpickles code
+(`torch.load(weights_only=True)`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from centerpose_core.model.pose_net import PoseNet, build_pose_net
+
+# Keys present in real CenterNet checkpoints that the model deliberately does not have: the
+# ImageNet classifier of DLA-34 (CenterNet builds its backbone with pretrained=True).
+IGNORED_KEYS = frozenset({"base.fc.weight", "base.fc.bias"})
+_PREFIX_RENAMES = (
+    (re.compile(r"^backbone_model\.(base|dla_up|ida_up)\."), r"\1."),
+    (re.compile(r"^head_model\."), ""),
+)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message names the file and the problem."""
+
+
+@dataclass
+class LoadReport:
+    """What a (possibly non-strict) load did with each key."""
+
+    loaded: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)  # "key: checkpoint shape vs model shape"
+
+    @property
+    def complete(self) -> bool:
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def describe(self, limit: int = 12) -> str:
+        parts = []
+        for label, keys in (
+            ("missing", self.missing),
+            ("unexpected", self.unexpected),
+            ("mis-shaped", self.mismatched),
+        ):
+            if keys:
+                shown = ", ".join(keys[:limit]) + (
+                    f", ... ({len(keys) - limit} more)" if len(keys) > limit else ""
+                )
+                parts.append(f"{len(keys)} {label} key(s): {shown}")
+        return "; ".join(parts) if parts else "all keys matched"
+
+
+def filter_state_dict(state_dict: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """Normalise a CenterNet / tensorboy-centerpose state_dict to this model's key names."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state_dict.items():
+        if key.startswith("module."):
+            key = key[len("module.") :]
+        for pattern, replacement in _PREFIX_RENAMES:
+            key = pattern.sub(replacement, key)
+        if key in IGNORED_KEYS:
+            continue
+        out[key] = value
+    return out
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint file safely; returns the whole dict with a normalised `state_dict`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        detail = _weights_only_detail(exc)
+        if "GLOBAL" in detail:
+            raise CheckpointError(
+                f"{path}: refused to load: the file asks to import code or non-tensor objects "
+                f"({detail}); only weights-only checkpoints are accepted"
+            ) from None
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({detail})") from None
+    except Exception as exc:  # torch.load on arbitrary bytes can raise almost anything
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        raise CheckpointError(
+            f"{path}: not a readable PyTorch checkpoint (truncated or corrupt?): "
+            f"{type(exc).__name__}: {first_line}"
+        ) from None
+    if isinstance(raw, Mapping) and "state_dict" in raw:
+        checkpoint = dict(raw)
+        state_dict = raw["state_dict"]
+    else:
+        checkpoint, state_dict = {}, raw
+    if not isinstance(state_dict, Mapping) or not state_dict:
+        raise CheckpointError(
+            f"{path}: not a model checkpoint: expected a dict with 'state_dict' or a state_dict, "
+            f"got {type(raw).__name__}"
+        )
+    bad = [k for k, v in state_dict.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(f"{path}: not a model checkpoint: non-tensor entries such as {bad[0]!r}")
+    checkpoint["state_dict"] = filter_state_dict(state_dict)
+    return checkpoint
+
+
+def _weights_only_detail(exc: Exception) -> str:
+    """The informative line of torch's weights-only unpickler error (it wraps it in boilerplate)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in lines:
+        if "GLOBAL" in line or "Unsupported" in line:
+            return line.replace("WeightsUnpickler error: ", "")
+    return lines[-1] if lines else type(exc).__name__
+
+
+def load_state_dict(
+    model: nn.Module,
+    state_dict: Mapping[str, torch.Tensor],
+    *,
+    strict: bool = True,
+    source: str = "state_dict",
+) -> LoadReport:
+    """Copy matching tensors into `model`.
+
+    Strict: any missing, unexpected or mis-shaped key raises a CheckpointError listing them by
+    name and nothing is loaded. Non-strict (fine-tuning from e.g. a ctdet checkpoint): every key
+    whose name and shape match is loaded and the report lists the rest.
+    """
+    state_dict = filter_state_dict(state_dict)
+    own = model.state_dict()
+    report = LoadReport()
+    report.missing = [k for k in own if k not in state_dict]
+    report.unexpected = [k for k in state_dict if k not in own]
+    for key, value in state_dict.items():
+        if key not in own:
+            continue
+        if tuple(value.shape) != tuple(own[key].shape):
+            report.mismatched.append(f"{key}: {tuple(value.shape)} vs {tuple(own[key].shape)}")
+        else:
+            report.loaded.append(key)
+    if strict and not report.complete:
+        raise CheckpointError(f"{source}: does not match the multi-pose DLA-34 model: {report.describe()}")
+    model.load_state_dict({k: state_dict[k] for k in report.loaded}, strict=False)
+    return report
+
+
+def load_checkpoint(
+    path: str | Path, model: nn.Module, *, strict: bool = True
+) -> tuple[LoadReport, dict[str, Any]]:
+    """Load a checkpoint file into `model`; returns the report and the rest of the checkpoint."""
+    checkpoint = read_checkpoint(path)
+    report = load_state_dict(model, checkpoint["state_dict"], strict=strict, source=str(path))
+    return report, checkpoint
+
+
+def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> PoseNet:
+    """Build the multi-pose network and strictly load a checkpoint into it (eval mode)."""
+    model = build_pose_net()
+    load_checkpoint(path, model, strict=True)
+    return model.to(map_location).eval()
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    *,
+    epoch: int = 0,
+    optimizer: torch.optim.Optimizer | None = None,
+    **extra: Any,
+) -> Path:
+    """Write `{'epoch', 'state_dict', ['optimizer'], **extra}` atomically (temp file + rename).
+
+    A process dying mid-write leaves the previous file intact, never a truncated one. `extra`
+    values must be weights-only-loadable (tensors, numbers, strings, lists, dicts).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    module = model.module if hasattr(model, "module") else model
+    payload: dict[str, Any] = {
+        "epoch": int(epoch),
+        "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
+    }
+    if optimizer is not None:
+        payload["optimizer"] = optimizer.state_dict()
+    payload.update(extra)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(buffer.getbuffer())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path

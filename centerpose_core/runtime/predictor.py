@@ -1,0 +1,123 @@
+"""Predictor: image(s) in, persons out, on any backend.
+
+Stages (each timed, see `last_timings`): pre-process (warp + normalise on the CPU), forward
+(the backend), decode (shared torch code on the backend's device), post-process (inverse warp).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from centerpose_core.constants import DEFAULT_INPUT_SIZE, DEFAULT_TOP_K, DOWN_RATIO
+from centerpose_core.decode import activate, decode_multi_pose, merge_flip
+from centerpose_core.runtime.backends import Backend, make_backend
+from centerpose_core.runtime.postprocess import to_persons
+from centerpose_core.runtime.preprocess import WarpMeta, as_bgr, preprocess
+from centerpose_core.types import Person
+
+
+class Predictor:
+    """Multi-person pose estimation with CenterNet semantics (see DESIGN.md, inference).
+
+    Args:
+        model: an `nn.Module` (a `PoseNet`), or a path to a checkpoint (.pth) or, with the
+            matching backend, an exported model file.
+        backend: `torch`, `onnxruntime`, `tensorrt` or `auto`.
+        device: torch device for the torch backend and for decoding (e.g. `cpu`, `cuda:0`).
+        input_size: side of the square network input (a multiple of 32; 512 as the original).
+        flip_test: average with the mirrored image's outputs, as CenterNet's `--flip_test`.
+        top_k: number of person candidates decoded per image (CenterNet's K=100).
+        backend_options: passed to the backend (e.g. `num_threads` for onnxruntime).
+    """
+
+    def __init__(
+        self,
+        model: str | Path | nn.Module,
+        *,
+        backend: str = "torch",
+        device: str = "cpu",
+        input_size: int = DEFAULT_INPUT_SIZE,
+        flip_test: bool = False,
+        top_k: int = DEFAULT_TOP_K,
+        **backend_options,
+    ) -> None:
+        if input_size <= 0 or input_size % 32 != 0:
+            raise ValueError(f"input_size must be a positive multiple of 32, got {input_size}")
+        if top_k <= 0:
+            raise ValueError(f"top_k must be positive, got {top_k}")
+        self.input_size = input_size
+        self.flip_test = flip_test
+        self.top_k = top_k
+        self.backend: Backend = make_backend(
+            model, backend=backend, device=device, input_size=input_size, **backend_options
+        )
+        self.last_timings: dict[str, float] = {}
+
+    @property
+    def output_size(self) -> int:
+        return self.input_size // DOWN_RATIO
+
+    def predict(
+        self, image_bgr: np.ndarray, *, threshold: float = 0.0, max_persons: int | None = None
+    ) -> list[Person]:
+        """Persons in one BGR (or gray / BGRA) uint8 image, highest score first."""
+        return self.predict_batch([image_bgr], threshold=threshold, max_persons=max_persons)[0]
+
+    def predict_batch(
+        self,
+        images_bgr: Sequence[np.ndarray],
+        *,
+        threshold: float = 0.0,
+        max_persons: int | None = None,
+    ) -> list[list[Person]]:
+        """Persons for each image of a batch (images may differ in size and aspect)."""
+        if len(images_bgr) == 0:
+            return []
+        t0 = time.perf_counter()
+        batch, metas = self._prepare(images_bgr)
+        t1 = time.perf_counter()
+        raw = self.backend(batch)
+        self._sync()
+        t2 = time.perf_counter()
+        decoded = self.decode(raw)
+        self._sync()
+        t3 = time.perf_counter()
+        persons = to_persons(decoded, metas, threshold=threshold, max_persons=max_persons)
+        t4 = time.perf_counter()
+        self.last_timings = {
+            "preprocess": (t1 - t0) * 1e3,
+            "forward": (t2 - t1) * 1e3,
+            "decode": (t3 - t2) * 1e3,
+            "postprocess": (t4 - t3) * 1e3,
+            "total": (t4 - t0) * 1e3,
+        }
+        return persons
+
+    def decode(self, raw: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Raw head logits (doubled batch when flip-testing) -> sorted candidates in map pixels."""
+        maps = activate(raw)
+        if self.flip_test:
+            maps = merge_flip(maps)
+        return decode_multi_pose(maps, k=self.top_k)
+
+    def _prepare(self, images_bgr: Sequence[np.ndarray]) -> tuple[np.ndarray, list[WarpMeta]]:
+        n = len(images_bgr)
+        size = self.input_size
+        batch = np.empty((2 * n if self.flip_test else n, 3, size, size), dtype=np.float32)
+        metas = []
+        for i, image in enumerate(images_bgr):
+            _, meta = preprocess(as_bgr(image, name=f"image {i}"), size, out=batch[i])
+            metas.append(meta)
+        if self.flip_test:
+            batch[n:] = batch[:n, :, :, ::-1]
+        return batch, metas
+
+    def _sync(self) -> None:
+        if self.backend.device.type == "cuda":
+            torch.cuda.synchronize(self.backend.device)

@@ -1,0 +1,59 @@
+"""Drawing persons (box, score, COCO skeleton) onto BGR images."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from centerpose_core.constants import FLIP_PERMUTATION, SKELETON
+from centerpose_core.types import Person
+
+# Left side warm, right side cool, centre line green (BGR): limbs stay readable in crowds.
+_LEFT, _RIGHT, _CENTER = (0, 140, 255), (255, 120, 0), (0, 200, 0)
+
+
+def _side(joint: int) -> tuple[int, int, int]:
+    if joint == 0:
+        return _CENTER
+    return _LEFT if FLIP_PERMUTATION[joint] > joint else _RIGHT
+
+
+def draw_persons(
+    image_bgr: np.ndarray,
+    persons: Sequence[Person],
+    keypoint_threshold: float = 0.0,
+    copy: bool = True,
+) -> np.ndarray:
+    """Return `image_bgr` with each person's box, score and skeleton drawn.
+
+    Joints whose score is at or below `keypoint_threshold` and the edges touching them are
+    skipped (with the default 0, only keypoints snapped to a joint-heatmap peak are drawn).
+    """
+    canvas = image_bgr.copy() if copy else image_bgr
+    thickness = max(1, round(max(canvas.shape[:2]) / 400))
+    for person in persons:
+        x1, y1, x2, y2 = (int(round(float(v))) for v in person.bbox)
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), (0, 255, 255), thickness)
+        cv2.putText(
+            canvas,
+            f"{person.score:.2f}",
+            (x1, max(0, y1 - 4)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4 * thickness,
+            (0, 255, 255),
+            thickness,
+            cv2.LINE_AA,
+        )
+        kps = person.keypoints
+        visible = kps[:, 2] > keypoint_threshold
+        for a, b in SKELETON:
+            if visible[a] and visible[b]:
+                pa = (int(round(float(kps[a, 0]))), int(round(float(kps[a, 1]))))
+                pb = (int(round(float(kps[b, 0]))), int(round(float(kps[b, 1]))))
+                cv2.line(canvas, pa, pb, _side(b), thickness + 1, cv2.LINE_AA)
+        for j in np.flatnonzero(visible):
+            center = (int(round(float(kps[j, 0]))), int(round(float(kps[j, 1]))))
+            cv2.circle(canvas, center, thickness + 2, _side(int(j)), -1, cv2.LINE_AA)
+    return canvas

@@ -1,0 +1,139 @@
+"""The `centerpose` console script as users run it (a real subprocess of .venv/bin/centerpose)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from centerpose_core.model import build_pose_net
+from centerpose_core.model.checkpoint import save_checkpoint
+
+CLI = [sys.executable, "-m", "centerpose_core.cli"]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    net = build_pose_net()
+    with torch.no_grad():
+        for head, bias in (("hm", -1.0), ("wh", 3.0), ("hps", 0.0), ("hm_hp", -1.0)):
+            getattr(net, head)[2].weight.normal_(0, 0.05)
+            getattr(net, head)[2].bias.fill_(bias)
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "model.pth", net)
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300)
+
+
+def test_console_script_is_installed():
+    assert shutil.which("centerpose", path=str(Path(sys.executable).parent)), (
+        "centerpose not in the venv's bin"
+    )
+
+
+def test_predict_json_schema_and_drawing(checkpoint, tmp_path, shared_data):
+    images = sorted((shared_data / "coco_mini" / "images").glob("*.jpg"))[:2]
+    out = tmp_path / "out.json"
+    result = _run(
+        "predict",
+        "--model",
+        str(checkpoint),
+        "--input-size",
+        "128",
+        "--threshold",
+        "0",
+        "--max-persons",
+        "100",
+        "--json",
+        str(out),
+        "--draw",
+        str(tmp_path / "draw"),
+        *map(str, images),
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    assert [entry["image"] for entry in data] == [str(p) for p in images]
+    for entry in data:
+        persons = entry["persons"]
+        assert len(persons) == 100
+        assert [p["score"] for p in persons] == sorted((p["score"] for p in persons), reverse=True)
+        for p in persons:
+            assert set(p) == {"bbox", "score", "keypoints"}
+            assert len(p["bbox"]) == 4 and len(p["keypoints"]) == 17
+            assert all(len(k) == 3 for k in p["keypoints"])
+    drawn = sorted((tmp_path / "draw").iterdir())
+    assert [d.name for d in drawn] == [f"{p.stem}_pose.jpg" for p in images]
+    assert cv2.imread(str(drawn[0])).shape == cv2.imread(str(images[0])).shape
+
+
+def test_threshold_filters_and_grayscale_png_reads_as_three_channels(checkpoint, tmp_path):
+    gray = np.random.default_rng(0).integers(0, 255, (80, 100), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / "gray.png"), gray)
+    cv2.imwrite(str(tmp_path / "color.png"), cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
+    result = _run(
+        "predict",
+        "--model",
+        str(checkpoint),
+        "--input-size",
+        "128",
+        "--threshold",
+        "0",
+        "--max-persons",
+        "20",
+        "--json",
+        "-",
+        str(tmp_path / "gray.png"),
+        str(tmp_path / "color.png"),
+    )
+    assert result.returncode == 0, result.stderr
+    gray_result, color_result = json.loads(result.stdout)
+    assert gray_result["persons"] == color_result["persons"]
+    cut = gray_result["persons"][5]["score"]
+    result = _run(
+        "predict",
+        "--model",
+        str(checkpoint),
+        "--input-size",
+        "128",
+        "--threshold",
+        str(cut),
+        "--json",
+        "-",
+        str(tmp_path / "gray.png"),
+    )
+    kept = json.loads(result.stdout)[0]["persons"]
+    assert 6 <= len(kept) < 20 and min(p["score"] for p in kept) >= cut
+
+
+def test_missing_image_and_bad_checkpoint_are_one_line_errors(checkpoint, tmp_path):
+    result = _run("predict", "--model", str(checkpoint), str(tmp_path / "nope.jpg"))
+    assert result.returncode == 2
+    assert "nope.jpg: image file not found" in result.stderr and "Traceback" not in result.stderr
+    (tmp_path / "not_image.jpg").write_bytes(b"not a jpeg")
+    result = _run("predict", "--model", str(checkpoint), str(tmp_path / "not_image.jpg"))
+    assert result.returncode == 2 and "not_image.jpg: not a readable image" in result.stderr
+    (tmp_path / "broken.pth").write_bytes(b"\x00" * 100)
+    cv2.imwrite(str(tmp_path / "ok.png"), np.zeros((8, 8, 3), np.uint8))
+    result = _run("predict", "--model", str(tmp_path / "broken.pth"), str(tmp_path / "ok.png"))
+    assert result.returncode == 2 and "broken.pth" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bench_prints_one_json_object(tmp_path):
+    cv2.imwrite(str(tmp_path / "img.png"), np.zeros((60, 80, 3), np.uint8))
+    result = _run(
+        "bench", "--random-weights", "--size", "64", "--runs", "2", "--warmup", "1", str(tmp_path / "img.png")
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["backend"] == "torch" and report["size"] == 64 and report["runs"] == 2
+    assert set(report["ms"]) == {"preprocess", "forward", "decode", "postprocess", "total"}
+    assert report["ms"]["total"] >= report["ms"]["forward"] > 0
