@@ -59,15 +59,13 @@ class PoseNet(nn.Module):
 
 
 def _init_head(head: nn.Sequential, heatmap: bool) -> None:
-    # Upstream: heatmap heads keep PyTorch's default conv init with the last bias at the prior;
-    # regression heads get N(0, 0.001) weights and zero biases.
+    # As upstream: PyTorch's default conv init everywhere; heatmap heads start their last bias at
+    # the focal-loss prior, regression heads start with zero biases.
+    for module in head.modules():
+        if isinstance(module, nn.Conv2d) and not heatmap:
+            nn.init.zeros_(module.bias)
     if heatmap:
         head[-1].bias.data.fill_(HEATMAP_PRIOR_BIAS)
-        return
-    for module in head.modules():
-        if isinstance(module, nn.Conv2d):
-            nn.init.normal_(module.weight, std=0.001)
-            nn.init.zeros_(module.bias)
 
 
 def build_pose_net(*, heads: dict[str, int] | None = None, head_conv: int = 256) -> PoseNet:

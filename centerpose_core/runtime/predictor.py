@@ -25,6 +25,8 @@ from centerpose_core.types import Person
 class Predictor:
     """Multi-person pose estimation with CenterNet semantics (see DESIGN.md, inference).
 
+    Not thread-safe: one Predictor per worker thread (it reuses its input buffer between calls).
+
     Args:
         model: an `nn.Module` (a `PoseNet`), or a path to a checkpoint (.pth) or, with the
             matching backend, an exported model file.
@@ -58,6 +60,7 @@ class Predictor:
             model, backend=backend, device=device, input_size=input_size, **backend_options
         )
         self.last_timings: dict[str, float] = {}
+        self._input_buffer: np.ndarray | None = None  # reused between calls of the same batch size
 
     @property
     def output_size(self) -> int:
@@ -109,7 +112,10 @@ class Predictor:
     def _prepare(self, images_bgr: Sequence[np.ndarray]) -> tuple[np.ndarray, list[WarpMeta]]:
         n = len(images_bgr)
         size = self.input_size
-        batch = np.empty((2 * n if self.flip_test else n, 3, size, size), dtype=np.float32)
+        shape = (2 * n if self.flip_test else n, 3, size, size)
+        if self._input_buffer is None or self._input_buffer.shape != shape:
+            self._input_buffer = np.empty(shape, dtype=np.float32)
+        batch = self._input_buffer
         metas = []
         for i, image in enumerate(images_bgr):
             _, meta = preprocess(as_bgr(image, name=f"image {i}"), size, out=batch[i])
