@@ -1,0 +1,129 @@
+"""`centerpose export`: checkpoint -> one ONNX file (native or decomposed DCN), optionally a TensorRT engine.
+
+Prints what was written and the static TensorRT compatibility report, so the user learns here
+("needs TensorRT >= 10.1") rather than at engine build on the robot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="export a checkpoint to ONNX (and optionally a TensorRT engine)",
+        description="Export backbone + neck + heads (outputs hm, wh, hps, reg, hm_hp, hp_offset) to ONNX; "
+        "decode stays outside the graph.",
+    )
+    parser.add_argument("--model", required=True, help="checkpoint (.pth) in CenterNet format")
+    parser.add_argument("--onnx", required=True, help="output .onnx path")
+    parser.add_argument(
+        "--dcn",
+        choices=("native", "decomposed"),
+        default="native",
+        help="native: ONNX DeformConv (opset 19; ONNX Runtime >= 1.25, TensorRT >= 10.1); "
+        "decomposed: plain ops at opset 17 (TensorRT 8.5+)",
+    )
+    parser.add_argument("--size", type=int, default=512, help="square input side (multiple of 32)")
+    parser.add_argument("--batch", choices=("1", "dynamic"), default="1", help="batch dimension")
+    parser.add_argument(
+        "--opset", type=int, default=None, help="ONNX opset (default 19 native, 17 decomposed)"
+    )
+    parser.add_argument(
+        "--external-data",
+        action="store_true",
+        help="write weights to OUT.onnx.data (default: one self-contained file)",
+    )
+    parser.add_argument("--verify", action="store_true", help="run ONNX Runtime once and compare with torch")
+    parser.add_argument(
+        "--engine", default=None, help="also build a TensorRT engine at this path (needs TensorRT)"
+    )
+    parser.add_argument(
+        "--precision", choices=("fp16", "fp32", "int8"), default="fp16", help="engine precision"
+    )
+    parser.add_argument("--calib-dir", default=None, help="INT8: folder of calibration images")
+    parser.add_argument("--calib-cache", default=None, help="INT8: calibration table file (read/written)")
+    parser.add_argument("--workspace-gib", type=float, default=2.0, help="TensorRT builder workspace limit")
+    parser.add_argument("--json", default=None, help="write a JSON summary here")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from centerpose_core.errors import UserError
+    from centerpose_core.export.onnx_export import ExportOptions, export_onnx
+
+    checkpoint = Path(args.model)
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
+    options = ExportOptions(
+        size=args.size, dcn=args.dcn, batch=args.batch, opset=args.opset, external_data=args.external_data
+    )
+    result = export_onnx(checkpoint, args.onnx, options)
+    summary = {
+        "onnx": str(result.path),
+        "dcn": options.dcn,
+        "size": options.size,
+        "batch": options.batch,
+        "opset": options.resolved_opset,
+        "deform_convs": result.deform_convs,
+        "bytes": result.path.stat().st_size,
+        "tensorrt": result.compat.to_dict(),
+    }
+    print(
+        f"wrote {result.path} ({summary['bytes'] / 1e6:.1f} MB, opset {options.resolved_opset}, "
+        f"{options.dcn} DCN x{result.deform_convs}, batch {options.batch}, input {options.size})"
+    )
+    print(result.compat.summary())
+    if args.verify:
+        summary["max_abs_diff"] = _verify(checkpoint, result.path, options.size)
+        print("onnxruntime vs torch max|diff| per head: " + json.dumps(summary["max_abs_diff"]))
+    if args.engine:
+        try:
+            summary["engine"] = str(_build_engine(args, result.path))
+        except RuntimeError as exc:  # TensorRT / GPU missing: the ONNX file is still good
+            raise UserError(f"{exc} (the ONNX file {result.path} was written)") from exc
+        print(f"wrote TensorRT engine {summary['engine']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=2))
+    return 0
+
+
+def _verify(checkpoint: Path, onnx_path: Path, size: int) -> dict[str, float]:
+    import numpy as np
+    import torch
+
+    from centerpose_core.model.checkpoint import load_model
+    from centerpose_core.runtime.onnxruntime_backend import OnnxRuntimeBackend
+
+    batch = np.random.default_rng(0).standard_normal((1, 3, size, size)).astype(np.float32)
+    with torch.inference_mode():
+        expected = load_model(checkpoint).eval()(torch.from_numpy(batch))
+    actual = OnnxRuntimeBackend(onnx_path, input_size=size)(batch)
+    return {name: float((actual[name] - expected[name]).abs().max()) for name in expected}
+
+
+def _build_engine(args: argparse.Namespace, onnx_path: Path) -> Path:
+    from centerpose_core.export.tensorrt_build import (
+        BuildOptions,
+        build_engine_bytes,
+        engine_key,
+        gpu_identity,
+        import_tensorrt,
+        require_cuda,
+    )
+    from centerpose_core.export.tensorrt_cache import write_engine
+
+    trt = import_tensorrt()
+    device = require_cuda("cuda")
+    options = BuildOptions(
+        precision=args.precision,
+        workspace_gib=args.workspace_gib,
+        max_batch=1 if args.batch == "1" else 8,
+        calibration_folder=args.calib_dir,
+        calibration_cache=args.calib_cache,
+    )
+    key = engine_key(onnx_path, options, args.size, trt.__version__, gpu_identity(device))
+    return write_engine(args.engine, key, build_engine_bytes(onnx_path, options, args.size, device))

@@ -1,0 +1,189 @@
+"""ONNX Runtime backend: the exported graph (native DeformConv or decomposed) on CPU, CUDA or TensorRT EP.
+
+The file is checked before a session is made: input (B, 3, S, S), the six head outputs with the
+right channel counts at S/4, so an ONNX file of another model fails with its path named instead
+of giving meaningless persons. Outputs come back as torch tensors for the shared decode.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from centerpose_core.constants import DOWN_RATIO, HEAD_NAMES, HEADS
+
+ONNX_SUFFIXES = (".onnx",)
+
+
+class OnnxModelMismatchError(ValueError):
+    """The ONNX file is not a centerpose network for this input size."""
+
+
+def describe_onnx_io(path: str | Path) -> tuple[list, dict[str, list]]:
+    """Input shape and {output name: shape} of an ONNX file (symbolic dims as strings, unknown as None)."""
+    model = onnx.load(str(path), load_external_data=False)
+    initializers = {init.name for init in model.graph.initializer}
+
+    def dims(value: onnx.ValueInfoProto) -> list:
+        return [
+            d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+            for d in value.type.tensor_type.shape.dim
+        ]
+
+    inputs = [v for v in model.graph.input if v.name not in initializers]
+    if len(inputs) != 1:
+        raise OnnxModelMismatchError(f"{path}: expected one input tensor, found {len(inputs)}")
+    return dims(inputs[0]), {v.name: dims(v) for v in model.graph.output}
+
+
+def check_pose_onnx(path: str | Path, input_size: int | None) -> tuple[int, bool]:
+    """Validate that `path` is a centerpose ONNX file; return (input size, batch is dynamic)."""
+    input_shape, outputs = describe_onnx_io(path)
+    if len(input_shape) != 4 or input_shape[1] != 3:
+        raise OnnxModelMismatchError(f"{path}: input shape {input_shape} is not (batch, 3, size, size)")
+    height, width = input_shape[2], input_shape[3]
+    if not isinstance(height, int) or height != width:
+        raise OnnxModelMismatchError(f"{path}: input must be a fixed square size, got {input_shape}")
+    if input_size is not None and height != input_size:
+        raise OnnxModelMismatchError(
+            f"{path}: exported for input {height}x{width}, but {input_size} was requested; "
+            f"use input_size={height} (--size {height}) or re-export"
+        )
+    missing = [name for name in HEAD_NAMES if name not in outputs]
+    if missing:
+        raise OnnxModelMismatchError(
+            f"{path}: not a centerpose pose model: outputs {sorted(outputs)} lack {missing} "
+            f"(expected {list(HEAD_NAMES)})"
+        )
+    side = height // DOWN_RATIO
+    for name in HEAD_NAMES:
+        shape = outputs[name]
+        expected = [HEADS[name], side, side]
+        if len(shape) != 4 or any(isinstance(d, int) and d != e for d, e in zip(shape[1:], expected)):
+            raise OnnxModelMismatchError(
+                f"{path}: output {name!r} has shape {shape}, "
+                f"expected (batch, {', '.join(map(str, expected))})"
+            )
+    return height, not isinstance(input_shape[0], int)
+
+
+class OnnxRuntimeBackend:
+    """An `onnxruntime.InferenceSession` over an exported centerpose file.
+
+    Args:
+        path: the .onnx file.
+        device: 'cpu' (CPU provider) or 'cuda[:i]' (CUDA provider when the installed onnxruntime
+            has it; decode then runs on that GPU too).
+        input_size: expected input side; checked against the file.
+        num_threads: intra-op threads (None: onnxruntime's default, one per core).
+        providers: explicit provider list, e.g. ['TensorrtExecutionProvider', 'CUDAExecutionProvider'].
+        optimization: 'all' (default), 'extended', 'basic' or 'disable'.
+    """
+
+    name = "onnxruntime"
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        device: str = "cpu",
+        input_size: int | None = None,
+        num_threads: int | None = None,
+        providers: list[str] | None = None,
+        optimization: str = "all",
+    ) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"ONNX model not found: {self.path}")
+        self.input_size, self.dynamic_batch = check_pose_onnx(self.path, input_size)
+        _require_deform_conv_support(self.path, ort.__version__)
+        levels = {
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        }
+        if optimization not in levels:
+            raise ValueError(f"optimization must be one of {', '.join(levels)}, got {optimization!r}")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = levels[optimization]
+        if num_threads is not None:
+            if num_threads < 0:
+                raise ValueError(f"num_threads must be >= 0, got {num_threads}")
+            options.intra_op_num_threads = int(num_threads)
+        self.providers = providers or _default_providers(device, ort.get_available_providers())
+        self.session = ort.InferenceSession(str(self.path), sess_options=options, providers=self.providers)
+        active = self.session.get_providers()
+        self.device = torch.device(
+            device if device.startswith("cuda") and "CUDAExecutionProvider" in active else "cpu"
+        )
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if batch.ndim != 4 or batch.shape[1:] != (3, self.input_size, self.input_size):
+            raise ValueError(
+                f"{self.path}: input batch of shape {batch.shape}, expected (B, 3, {self.input_size}, "
+                f"{self.input_size})"
+            )
+        if self.dynamic_batch or batch.shape[0] == 1:
+            outputs = self.session.run(list(HEAD_NAMES), {self.input_name: batch})
+        else:  # a batch-1 file runs a larger batch (e.g. flip test) one image at a time
+            runs = [
+                self.session.run(list(HEAD_NAMES), {self.input_name: batch[i : i + 1]})
+                for i in range(len(batch))
+            ]
+            outputs = [np.concatenate(parts, axis=0) for parts in zip(*runs)]
+        return {name: torch.from_numpy(out).to(self.device) for name, out in zip(HEAD_NAMES, outputs)}
+
+
+MIN_ORT_FOR_DEFORM_CONV = (1, 25)
+
+
+def _require_deform_conv_support(path: Path, ort_version: str) -> None:
+    """ONNX DeformConv (opset 19) runs in onnxruntime >= 1.25 only: say so instead of a kernel error."""
+    version = tuple(int(part) for part in ort_version.split(".")[:2] if part.isdigit())
+    if version >= MIN_ORT_FOR_DEFORM_CONV:
+        return
+    graph = onnx.load(str(path), load_external_data=False).graph
+    if any(node.op_type == "DeformConv" for node in graph.node):
+        raise ValueError(
+            f"{path} uses ONNX DeformConv, which needs onnxruntime >= 1.25 (found {ort_version}); "
+            "upgrade onnxruntime or export with --dcn decomposed"
+        )
+
+
+def _default_providers(device: str, available: list[str]) -> list[str]:
+    if device.startswith("cuda"):
+        if "CUDAExecutionProvider" not in available:
+            raise ValueError(
+                f"device {device!r} needs onnxruntime's CUDAExecutionProvider; this onnxruntime has "
+                f"{', '.join(available)} (install onnxruntime-gpu)"
+            )
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+def make_onnxruntime_backend(
+    model: str | Path | nn.Module,
+    *,
+    device: str = "cpu",
+    input_size: int = 512,
+    dcn: str = "native",
+    cache_dir: str | Path | None = None,
+    **options,
+) -> OnnxRuntimeBackend:
+    """An ONNX file runs as is; a checkpoint or an nn.Module is exported (cached) on first use."""
+    if isinstance(model, (str, Path)) and Path(model).suffix.lower() in ONNX_SUFFIXES:
+        return OnnxRuntimeBackend(model, device=device, input_size=input_size, **options)
+    from centerpose_core.export.cache import cached_onnx
+    from centerpose_core.export.onnx_export import ExportOptions
+
+    path = cached_onnx(model, ExportOptions(size=input_size, dcn=dcn, batch="dynamic"), cache_dir)
+    return OnnxRuntimeBackend(path, device=device, input_size=input_size, **options)
