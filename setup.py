@@ -20,7 +20,7 @@ setup(
     packages=find_packages(
         include=["centerpose_core", "centerpose_core.*", "centerpose_ros", "centerpose_ros.*"]
     ),
-    package_data={"centerpose_core": ["assets/*"]},
+    package_data={"centerpose_core": ["assets/*"], "centerpose_ros": ["assets/*"]},
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + PACKAGE_NAME]),
         ("share/" + PACKAGE_NAME, ["package.xml"]),

@@ -1,0 +1,217 @@
+"""The node's parameters, declared in one place: names, defaults, descriptions and constraints.
+
+Defaults here equal `config/pose.yaml` (a test keeps them in step). Numeric parameters are
+declared with dynamic typing and validated here, because rclpy otherwise rejects
+`-p score_threshold:=0` (an integer for a float parameter) and kills the node at start-up.
+Structural parameters (model, backend, QoS, topics) are read-only; thresholds, `max_persons`
+and the publish switches may be changed at run time with `ros2 param set`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
+RELIABILITIES = ("reliable", "best_effort")
+
+
+class ParameterError(ValueError):
+    """A parameter value the node cannot run with; the message names the parameter and the fix."""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    default: Any
+    description: str
+    read_only: bool
+    choices: tuple[str, ...] = ()
+    min_value: float | None = None
+    max_value: float | None = None
+
+
+PARAM_SPECS: tuple[ParamSpec, ...] = (
+    ParamSpec("model_path", "", "Model file: a checkpoint (.pth), an ONNX file or a TensorRT engine.", True),
+    ParamSpec("backend", "auto", "Inference backend: auto, tensorrt, onnxruntime or torch.", True, BACKENDS),
+    ParamSpec(
+        "device",
+        "auto",
+        "Device for the torch backend and decoding, e.g. cpu or cuda:0; auto = "
+        "cuda:0 when available, else cpu.",
+        True,
+    ),
+    ParamSpec(
+        "input_size",
+        512,
+        "Side of the square network input in pixels (a multiple of 32).",
+        True,
+        min_value=32,
+        max_value=4096,
+    ),
+    ParamSpec("flip_test", False, "Average with the mirrored image (about 2x the inference time).", True),
+    ParamSpec(
+        "score_threshold",
+        0.3,
+        "Persons scoring below this are not published (same meaning as `centerpose predict --threshold`).",
+        False,
+        min_value=0.0,
+        max_value=1.0,
+    ),
+    ParamSpec(
+        "keypoint_threshold",
+        0.1,
+        "Joints at or below this score are not drawn in the annotated image "
+        "or the markers; messages always carry all 17 keypoints with their scores.",
+        False,
+        min_value=0.0,
+        max_value=1.0,
+    ),
+    ParamSpec(
+        "max_persons",
+        20,
+        "At most this many persons per image, highest scores first.",
+        False,
+        min_value=1,
+        max_value=100,
+    ),
+    ParamSpec(
+        "image_reliability",
+        "reliable",
+        "QoS reliability of the image subscription (keep-last 1): "
+        "reliable or best_effort. Must be best_effort for a best-effort camera publisher.",
+        True,
+        RELIABILITIES,
+    ),
+    ParamSpec(
+        "use_compressed",
+        False,
+        "Also subscribe to `image/compressed` (sensor_msgs/CompressedImage, jpeg or png).",
+        True,
+    ),
+    ParamSpec(
+        "publish_annotated",
+        True,
+        "Publish /pose/image_annotated (drawn only while it has subscribers).",
+        False,
+    ),
+    ParamSpec("publish_markers", True, "Publish /pose/markers (RViz MarkerArray in the image frame).", False),
+)
+SPECS_BY_NAME = {spec.name: spec for spec in PARAM_SPECS}
+
+
+@dataclass(frozen=True)
+class NodeParameters:
+    """Validated values of every parameter in PARAM_SPECS (field names = parameter names)."""
+
+    model_path: str
+    backend: str
+    device: str
+    input_size: int
+    flip_test: bool
+    score_threshold: float
+    keypoint_threshold: float
+    max_persons: int
+    image_reliability: str
+    use_compressed: bool
+    publish_annotated: bool
+    publish_markers: bool
+
+    @classmethod
+    def defaults(cls) -> NodeParameters:
+        return cls(**{spec.name: spec.default for spec in PARAM_SPECS})
+
+    def updated(self, values: dict[str, Any]) -> NodeParameters:
+        """A copy with `values` (raw parameter values) validated and applied."""
+        return replace(self, **{name: coerce(name, value) for name, value in values.items()})
+
+
+def coerce(name: str, value: Any) -> Any:
+    """Validate one raw parameter value and return it in its declared type.
+
+    Floats accept whole numbers, integers accept integral floats (2.0), booleans accept only
+    booleans; ranges and choices are checked. Raises ParameterError naming the parameter.
+    """
+    spec = SPECS_BY_NAME.get(name)
+    if spec is None:
+        raise ParameterError(f"unknown parameter {name!r}")
+    default = spec.default
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ParameterError(f"parameter {name!r} must be true or false, got {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
+            raise ParameterError(f"parameter {name!r} must be a whole number, got {value!r}")
+        result: Any = int(value)
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParameterError(f"parameter {name!r} must be a number, got {value!r}")
+        result = float(value)
+    else:
+        if not isinstance(value, str):
+            raise ParameterError(f"parameter {name!r} must be a string, got {value!r}")
+        result = value.strip()
+        if spec.choices and result not in spec.choices:
+            raise ParameterError(
+                f"parameter {name!r} must be one of {', '.join(spec.choices)}; got {value!r}"
+            )
+    if spec.min_value is not None and result < spec.min_value:
+        raise ParameterError(f"parameter {name!r} must be >= {spec.min_value}, got {value!r}")
+    if spec.max_value is not None and result > spec.max_value:
+        raise ParameterError(f"parameter {name!r} must be <= {spec.max_value}, got {value!r}")
+    if name == "input_size" and result % 32 != 0:
+        raise ParameterError(f"parameter 'input_size' must be a multiple of 32, got {value!r}")
+    return result
+
+
+def from_values(values: dict[str, Any]) -> NodeParameters:
+    """Build NodeParameters from raw values of every declared parameter (validating each)."""
+    missing = [f.name for f in fields(NodeParameters) if f.name not in values]
+    if missing:
+        raise ParameterError(f"missing parameters: {', '.join(missing)}")
+    params = NodeParameters(**{f.name: coerce(f.name, values[f.name]) for f in fields(NodeParameters)})
+    if not params.model_path:
+        raise ParameterError(
+            "parameter 'model_path' is empty: set it to a checkpoint (.pth), ONNX file or TensorRT engine "
+            "(-p model_path:=/path/to/model.pth)"
+        )
+    return params
+
+
+def declare_parameters(node: Any) -> NodeParameters:
+    """Declare every parameter on an rclpy node (dynamic typing, read-only flags) and validate.
+
+    Raises ParameterError for values the node cannot run with.
+    """
+    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+    from rclpy.exceptions import InvalidParameterValueException
+
+    for spec in PARAM_SPECS:
+        constraints = []
+        if spec.choices:
+            constraints.append("one of " + ", ".join(spec.choices))
+        if spec.min_value is not None:
+            constraints.append(f"range [{spec.min_value}, {spec.max_value}]")
+        descriptor = ParameterDescriptor(
+            name=spec.name,
+            description=spec.description,
+            additional_constraints="; ".join(constraints),
+            read_only=spec.read_only,
+            dynamic_typing=True,
+        )
+        # Ranges also for tools (rqt_reconfigure); rclpy checks them only when the value's type matches.
+        if spec.min_value is not None and isinstance(spec.default, float):
+            descriptor.floating_point_range = [
+                FloatingPointRange(from_value=spec.min_value, to_value=spec.max_value)
+            ]
+        elif spec.min_value is not None:
+            step = 32 if spec.name == "input_size" else 1
+            descriptor.integer_range = [
+                IntegerRange(from_value=int(spec.min_value), to_value=int(spec.max_value), step=step)
+            ]
+        try:
+            node.declare_parameter(spec.name, spec.default, descriptor)
+        except InvalidParameterValueException as exc:
+            raise ParameterError(f"parameter {spec.name!r}: invalid value ({exc})") from None
+    return from_values({spec.name: node.get_parameter(spec.name).value for spec in PARAM_SPECS})

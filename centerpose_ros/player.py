@@ -1,0 +1,119 @@
+"""Play a video file as a camera: sensor_msgs/Image (bgr8) at the video's frame rate.
+
+    python -m centerpose_ros.player VIDEO [--topic image] [--frame-id camera] [--rate HZ] [--loops N]
+
+Frames are stamped with the wall clock when sent, so a subscriber can measure end-to-end
+latency. Publishing starts once a subscriber has matched (the pose node subscribes only after
+its model is loaded), so no frame is sent into the void.
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import rclpy
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+
+CAMERA_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=5,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.VOLATILE,
+)
+
+
+def read_frames(path: Path) -> tuple[list, float]:
+    """All frames of a (short) video and its frame rate; raises ValueError naming the file."""
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise ValueError(f"{path}: cannot open video")
+    fps = capture.get(cv2.CAP_PROP_FPS) or 10.0
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    if not frames:
+        raise ValueError(f"{path}: no frames could be decoded")
+    return frames, float(fps)
+
+
+def to_image_msg(frame, frame_id: str) -> Image:  # noqa: ANN001 - (H, W, 3) uint8 BGR
+    msg = Image()
+    now = time.time()
+    msg.header.stamp.sec, msg.header.stamp.nanosec = int(now), int((now % 1.0) * 1e9)
+    msg.header.frame_id = frame_id
+    msg.height, msg.width = frame.shape[:2]
+    msg.encoding, msg.step = "bgr8", frame.shape[1] * 3
+    data = array.array("B")
+    data.frombytes(frame.tobytes())
+    msg.data = data
+    return msg
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("video", type=Path)
+    parser.add_argument("--topic", default="image")
+    parser.add_argument("--frame-id", default="camera")
+    parser.add_argument("--rate", type=float, default=0.0, help="frames per second (default: the video's)")
+    parser.add_argument("--loops", type=int, default=1)
+    parser.add_argument("--wait-timeout", type=float, default=120.0, help="seconds to wait for a subscriber")
+    args = parser.parse_args(argv)
+    try:
+        frames, fps = read_frames(args.video)
+    except ValueError as exc:
+        print(f"player: {exc}", file=sys.stderr)
+        return 2
+    rate = args.rate or fps
+
+    rclpy.init()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    node = Node("clip_player")
+    publisher = node.create_publisher(Image, args.topic, CAMERA_QOS)
+    try:
+        deadline = time.monotonic() + args.wait_timeout
+        while publisher.get_subscription_count() == 0 and not stop.is_set():
+            if time.monotonic() > deadline:
+                print(
+                    f"player: nobody subscribed to '{publisher.topic_name}' within {args.wait_timeout} s",
+                    file=sys.stderr,
+                )
+                return 3
+            time.sleep(0.05)
+        time.sleep(0.3)
+        sent = 0
+        start = time.monotonic()
+        for index in range(len(frames) * args.loops):
+            if stop.is_set():
+                break
+            delay = start + index / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            publisher.publish(to_image_msg(frames[index % len(frames)], args.frame_id))
+            sent += 1
+        time.sleep(0.5)  # let reliable delivery of the last frames complete
+        print(
+            f"player: sent {sent} frames of {args.video.name} at {rate:g} Hz to '{publisher.topic_name}'",
+            flush=True,
+        )
+        return 0
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Thread-safe counters and recent-window statistics for the node's log line and /diagnostics.
+
+Rates are computed over the last RATE_WINDOW_S seconds, percentiles over the last
+`window` processed frames, so the numbers describe the node now rather than since start.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+RATE_WINDOW_S = 5.0
+
+
+@dataclass(frozen=True)
+class StatsSnapshot:
+    received: int  # frames that arrived (all subscriptions)
+    processed: int  # frames that went through the Predictor and were published
+    dropped: int  # frames replaced by a newer one before the worker took them
+    rejected: int  # bad frames skipped (encoding, size, corrupt data)
+    input_hz: float
+    processed_hz: float
+    latency_p50_ms: float  # receive -> publish of /pose/detections
+    latency_p95_ms: float
+    inference_p50_ms: float  # Predictor time (pre-process, forward, decode, post-process)
+    inference_p95_ms: float
+    annotated: int  # annotated images published (only while someone subscribes)
+    markers: int  # marker arrays published
+
+    def log_line(self) -> str:
+        return (
+            f"in {self.input_hz:.1f} Hz, processed {self.processed_hz:.1f} Hz, dropped {self.dropped}, "
+            f"rejected {self.rejected}, "
+            f"latency p50/p95 {self.latency_p50_ms:.1f}/{self.latency_p95_ms:.1f} ms, "
+            f"inference p50/p95 {self.inference_p50_ms:.1f}/{self.inference_p95_ms:.1f} ms "
+            f"(frames in {self.received}, out {self.processed})"
+        )
+
+
+class NodeStats:
+    def __init__(self, window: int = 200) -> None:
+        self._lock = threading.Lock()
+        self._received = self._processed = self._dropped = self._rejected = 0
+        self._annotated = self._markers = 0
+        self._receive_times: deque[float] = deque()
+        self._process_times: deque[float] = deque()
+        self._latency = np.zeros(window, dtype=np.float64)
+        self._inference = np.zeros(window, dtype=np.float64)
+        self._samples = 0
+
+    def frame_received(self, now: float | None = None) -> None:
+        with self._lock:
+            self._received += 1
+            self._receive_times.append(time.monotonic() if now is None else now)
+
+    def frame_dropped(self, count: int = 1) -> None:
+        with self._lock:
+            self._dropped += count
+
+    def frame_rejected(self) -> None:
+        with self._lock:
+            self._rejected += 1
+
+    def annotated_published(self) -> None:
+        with self._lock:
+            self._annotated += 1
+
+    def markers_published(self) -> None:
+        with self._lock:
+            self._markers += 1
+
+    def frame_processed(self, latency_ms: float, inference_ms: float, now: float | None = None) -> None:
+        with self._lock:
+            slot = self._samples % len(self._latency)
+            self._latency[slot] = latency_ms
+            self._inference[slot] = inference_ms
+            self._samples += 1
+            self._processed += 1
+            self._process_times.append(time.monotonic() if now is None else now)
+
+    def snapshot(self, now: float | None = None) -> StatsSnapshot:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            for times in (self._receive_times, self._process_times):
+                while times and times[0] < now - RATE_WINDOW_S:
+                    times.popleft()
+            n = min(self._samples, len(self._latency))
+            if n:
+                lat50, lat95 = np.percentile(self._latency[:n], [50, 95])
+                inf50, inf95 = np.percentile(self._inference[:n], [50, 95])
+            else:
+                lat50 = lat95 = inf50 = inf95 = float("nan")
+            return StatsSnapshot(
+                received=self._received,
+                processed=self._processed,
+                dropped=self._dropped,
+                rejected=self._rejected,
+                input_hz=len(self._receive_times) / RATE_WINDOW_S,
+                processed_hz=len(self._process_times) / RATE_WINDOW_S,
+                latency_p50_ms=float(lat50),
+                latency_p95_ms=float(lat95),
+                inference_p50_ms=float(inf50),
+                inference_p95_ms=float(inf95),
+                annotated=self._annotated,
+                markers=self._markers,
+            )

@@ -1,0 +1,81 @@
+"""Launch the centerpose pose node.
+
+    ros2 launch centerpose_ros pose.launch.py model_path:=/models/multi_pose_dla_3x.pth \
+        image:=/camera/color/image_raw
+
+Equivalent without `launch` (what the tests run; keep the two in step):
+
+    centerpose-ros --ros-args --params-file config/pose.yaml -p model_path:=... \
+        -r image:=/camera/image_raw -r image/compressed:=/camera/image_raw/compressed
+"""
+
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+from launch import LaunchDescription
+
+PACKAGE = "centerpose_ros"
+EXECUTABLE = "centerpose-ros"
+NODE_NAME = "centerpose"
+DEFAULT_IMAGE_TOPIC = "/camera/image_raw"
+
+
+def _pose_node(context, *args, **kwargs):
+    """Build the node once arguments are known: empty model_path/backend keep the params file's values."""
+    image = LaunchConfiguration("image").perform(context)
+    overrides = {}
+    for name in ("model_path", "backend"):
+        value = LaunchConfiguration(name).perform(context)
+        if value:
+            overrides[name] = value
+    parameters = [LaunchConfiguration("params_file")]
+    if overrides:
+        parameters.append(overrides)
+    return [
+        Node(
+            package=PACKAGE,
+            executable=EXECUTABLE,
+            name=NODE_NAME,
+            namespace=LaunchConfiguration("namespace"),
+            parameters=parameters,
+            remappings=[("image", image), ("image/compressed", image.rstrip("/") + "/compressed")],
+            output="screen",
+            emulate_tty=True,
+        )
+    ]
+
+
+def generate_launch_description():
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument(
+                "image",
+                default_value=DEFAULT_IMAGE_TOPIC,
+                description="Camera image topic (sensor_msgs/Image); its /compressed sibling is used when "
+                "use_compressed is true.",
+            ),
+            DeclareLaunchArgument(
+                "params_file",
+                default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "pose.yaml"]),
+                description="YAML file with the node's parameters (default: the package's config/pose.yaml).",
+            ),
+            DeclareLaunchArgument(
+                "model_path",
+                default_value="",
+                description="Checkpoint (.pth), ONNX file or TensorRT engine; empty: params file's value.",
+            ),
+            DeclareLaunchArgument(
+                "backend",
+                default_value="",
+                description="auto, tensorrt, onnxruntime or torch; empty: the params file's value (auto).",
+            ),
+            DeclareLaunchArgument(
+                "namespace",
+                default_value="",
+                description="Namespace of the node (its /pose/* topics are absolute).",
+            ),
+            OpaqueFunction(function=_pose_node),
+        ]
+    )

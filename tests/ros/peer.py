@@ -1,0 +1,322 @@
+"""Stand-alone ROS 2 peer processes for the node tests and benchmarks (real rclpy, real DDS).
+
+    peer.py publish PLAN.pkl [--reliability R] [--rate HZ | --lockstep] [--times OUT.jsonl] ...
+    peer.py record OUT.jsonl [--topics detections,markers,diagnostics,annotated] [--qos-durability D]
+    peer.py set-param NODE NAME=VALUE ...
+
+`publish` sends the frames of a plan (a pickled list of dicts, see `make_message`) to `image` /
+`image/compressed`; it waits until the node's subscription has matched (the node subscribes only
+once its model is loaded). `--lockstep` waits for each good frame's /pose/detections before
+sending the next, so no frame is dropped by design. `record` writes one JSON line per message
+received (with the wall-clock receive time) and flushes it, so a test can read it while it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import hashlib
+import json
+import pickle
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+import rclpy
+from centerpose_msgs.msg import PersonPoseArray
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
+from visualization_msgs.msg import MarkerArray
+
+from centerpose_ros.messages import msg_to_dict
+
+
+def _qos(reliability: str, depth: int, durability: str = "volatile") -> QoSProfile:
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=depth,
+        reliability=ReliabilityPolicy.RELIABLE
+        if reliability == "reliable"
+        else ReliabilityPolicy.BEST_EFFORT,
+        durability=DurabilityPolicy.VOLATILE
+        if durability == "volatile"
+        else DurabilityPolicy.TRANSIENT_LOCAL,
+    )
+
+
+def make_message(entry: dict[str, Any], stamp_now: bool) -> Any:
+    """A plan entry -> Image or CompressedImage. `data` is bytes; copied once via array.frombytes."""
+    msg = CompressedImage() if entry["type"] == "compressed" else Image()
+    if stamp_now or "stamp" not in entry:
+        now = time.time()
+        msg.header.stamp.sec, msg.header.stamp.nanosec = int(now), int((now % 1.0) * 1e9)
+    else:
+        msg.header.stamp.sec, msg.header.stamp.nanosec = entry["stamp"]
+    msg.header.frame_id = entry["frame_id"]
+    data = array.array("B")
+    data.frombytes(entry["data"])
+    if entry["type"] == "compressed":
+        msg.format = entry["format"]
+    else:
+        msg.height, msg.width = entry["height"], entry["width"]
+        msg.encoding, msg.step = entry["encoding"], entry["step"]
+        msg.is_bigendian = entry.get("is_bigendian", 0)
+    msg.data = data
+    return msg
+
+
+def publish(args: argparse.Namespace) -> int:
+    with open(args.plan, "rb") as f:
+        plan: list[dict[str, Any]] = pickle.load(f)
+    node = Node("test_camera")
+    profile = _qos(args.reliability, args.depth)
+    raw_pub = node.create_publisher(Image, args.topic, profile)
+    compressed_pub = node.create_publisher(CompressedImage, args.topic + "/compressed", profile)
+    answered: set[tuple[int, int, str]] = set()
+    lock = threading.Lock()
+
+    def on_detections(msg: PersonPoseArray) -> None:
+        with lock:
+            answered.add((msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id))
+
+    if args.lockstep:
+        node.create_subscription(PersonPoseArray, "/pose/detections", on_detections, _qos("reliable", 50))
+    executor = rclpy.executors.SingleThreadedExecutor()
+    executor.add_node(node)
+    done = threading.Event()
+
+    def spin() -> None:
+        while not done.is_set():
+            executor.spin_once(timeout_sec=0.05)
+
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        return _publish_plan(args, plan, node, raw_pub, compressed_pub, answered, lock)
+    finally:
+        done.set()
+        spinner.join()
+        executor.shutdown(timeout_sec=1.0)
+        node.destroy_node()
+
+
+def _publish_plan(args, plan, node, raw_pub, compressed_pub, answered, lock) -> int:  # noqa: ANN001
+
+    if args.wait_match:
+        kinds = {entry["type"] for entry in plan}
+        pubs = [compressed_pub if kind == "compressed" else raw_pub for kind in kinds]
+        deadline = time.monotonic() + args.timeout
+        while any(p.get_subscription_count() == 0 for p in pubs):
+            if time.monotonic() > deadline:
+                print("publish: no subscriber matched", file=sys.stderr)
+                return 3
+            time.sleep(0.05)
+        time.sleep(0.3)  # let the reliable reader's matching settle on both sides
+    times = open(args.times, "w") if args.times else None  # noqa: SIM115 - closed below
+    period = 1.0 / args.rate if args.rate else 0.0
+    start = time.monotonic()
+    for i, entry in enumerate(plan):
+        if period:
+            delay = start + i * period - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        msg = make_message(entry, stamp_now=args.stamp_now)
+        t_pub = time.time()
+        (compressed_pub if entry["type"] == "compressed" else raw_pub).publish(msg)
+        key = (msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id)
+        if times:
+            times.write(json.dumps({"stamp": list(key[:2]), "frame_id": key[2], "t_pub": t_pub}) + "\n")
+            times.flush()
+        if args.lockstep:
+            if entry.get("expect_answer", True):
+                deadline = time.monotonic() + args.timeout
+                while True:
+                    with lock:
+                        if key in answered:
+                            break
+                    if time.monotonic() > deadline:
+                        print(
+                            f"publish: no detections for frame {i} ({key}) within {args.timeout} s",
+                            file=sys.stderr,
+                        )
+                        return 4
+                    time.sleep(0.005)
+            else:
+                time.sleep(args.bad_gap)
+    time.sleep(args.linger)  # keep the writer alive until reliable delivery completes
+    if times:
+        times.close()
+    return 0
+
+
+def record(args: argparse.Namespace) -> int:
+    node = Node("test_recorder")
+    out = open(args.out, "a", buffering=1)  # noqa: SIM115 - closed at exit
+    lock = threading.Lock()
+
+    def write(topic: str, payload: dict[str, Any]) -> None:
+        payload["topic"] = topic
+        payload["t_recv"] = time.time()
+        with lock:
+            out.write(json.dumps(payload) + "\n")
+
+    def header(msg: Any) -> dict[str, Any]:
+        return {"stamp": [msg.header.stamp.sec, msg.header.stamp.nanosec], "frame_id": msg.header.frame_id}
+
+    def on_markers(msg: MarkerArray) -> None:
+        write(
+            "markers",
+            {
+                "markers": [
+                    {
+                        "ns": m.ns,
+                        "id": m.id,
+                        "action": m.action,
+                        "type": m.type,
+                        "frame_id": m.header.frame_id,
+                        "stamp": [m.header.stamp.sec, m.header.stamp.nanosec],
+                        "n_points": len(m.points),
+                        "lifetime": m.lifetime.sec + m.lifetime.nanosec * 1e-9,
+                    }
+                    for m in msg.markers
+                ]
+            },
+        )
+
+    def on_diagnostics(msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            write(
+                "diagnostics",
+                {
+                    "name": status.name,
+                    "level": int.from_bytes(status.level, "little")
+                    if isinstance(status.level, bytes)
+                    else int(status.level),
+                    "message": status.message,
+                    "values": {kv.key: kv.value for kv in status.values},
+                },
+            )
+
+    def on_annotated(msg: Image) -> None:
+        write(
+            "annotated",
+            {
+                **header(msg),
+                "width": msg.width,
+                "height": msg.height,
+                "encoding": msg.encoding,
+                "md5": hashlib.md5(bytes(msg.data)).hexdigest(),
+            },
+        )
+
+    topics = args.topics.split(",")
+    durable = _qos("reliable", 50, args.qos_durability)
+    subs = []
+    if "detections" in topics:
+        subs.append(
+            node.create_subscription(
+                PersonPoseArray, "/pose/detections", lambda m: write("detections", msg_to_dict(m)), durable
+            )
+        )
+    if "markers" in topics:
+        subs.append(node.create_subscription(MarkerArray, "/pose/markers", on_markers, _qos("reliable", 50)))
+    if "diagnostics" in topics:
+        subs.append(
+            node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, _qos("reliable", 50))
+        )
+    if "annotated" in topics:
+        subs.append(
+            node.create_subscription(Image, "/pose/image_annotated", on_annotated, _qos("reliable", 5))
+        )
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    ready = False
+    executor = rclpy.executors.SingleThreadedExecutor()
+    executor.add_node(node)
+    while not stop.is_set():
+        executor.spin_once(timeout_sec=0.05)
+        if not ready and all(node.count_publishers(s.topic_name) > 0 for s in subs):
+            ready = True
+            print("RECORDER READY", flush=True)
+    out.close()
+    executor.shutdown(timeout_sec=1.0)
+    node.destroy_node()
+    return 0
+
+
+def set_param(args: argparse.Namespace) -> int:
+    node = Node("test_param_client")
+    client = node.create_client(SetParameters, f"{args.node}/set_parameters")
+    if not client.wait_for_service(timeout_sec=args.timeout):
+        print(f"set-param: service {args.node}/set_parameters not available", file=sys.stderr)
+        return 3
+    request = SetParameters.Request()
+    for assignment in args.assignments:
+        name, _, text = assignment.partition("=")
+        value = json.loads(text)
+        if isinstance(value, bool):
+            pv = ParameterValue(type=ParameterType.PARAMETER_BOOL, bool_value=value)
+        elif isinstance(value, int):
+            pv = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value)
+        elif isinstance(value, float):
+            pv = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=value)
+        else:
+            pv = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=str(value))
+        request.parameters.append(Parameter(name=name, value=pv))
+    future = client.call_async(request)
+    rclpy.spin_until_future_complete(node, future, timeout_sec=args.timeout)
+    if future.result() is None:
+        print("set-param: no reply", file=sys.stderr)
+        return 4
+    results = future.result().results
+    for assignment, result in zip(args.assignments, results):
+        print(f"{assignment}: {'ok' if result.successful else 'REFUSED ' + result.reason}", flush=True)
+    node.destroy_node()
+    return 0 if all(r.successful for r in results) else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("publish")
+    p.add_argument("plan")
+    p.add_argument("--topic", default="image")
+    p.add_argument("--reliability", default="reliable", choices=("reliable", "best_effort"))
+    p.add_argument("--depth", type=int, default=5)
+    p.add_argument("--rate", type=float, default=0.0, help="frames per second (0: as fast as possible)")
+    p.add_argument("--lockstep", action="store_true")
+    p.add_argument("--stamp-now", action="store_true", help="stamp frames with the wall clock when sent")
+    p.add_argument("--no-wait-match", dest="wait_match", action="store_false")
+    p.add_argument("--times", help="JSON lines of (stamp, frame_id, publish wall time)")
+    p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("--bad-gap", type=float, default=0.3)
+    p.add_argument("--linger", type=float, default=1.0)
+    p.set_defaults(func=publish)
+    r = sub.add_parser("record")
+    r.add_argument("out")
+    r.add_argument("--topics", default="detections,markers,diagnostics")
+    r.add_argument("--qos-durability", default="volatile", choices=("volatile", "transient_local"))
+    r.set_defaults(func=record)
+    s = sub.add_parser("set-param")
+    s.add_argument("node")
+    s.add_argument("assignments", nargs="+", help="NAME=JSON_VALUE")
+    s.add_argument("--timeout", type=float, default=20.0)
+    s.set_defaults(func=set_param)
+    args = parser.parse_args()
+    rclpy.init()
+    try:
+        return args.func(args)
+    finally:
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""Real-process ROS 2 helpers: the node, a publisher and a recorder as separate processes.
+
+All of them run with loopback-only Fast DDS on a domain id of their own (centerpose_ros.local_dds),
+so parallel runs never cross-talk and no packet leaves the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from centerpose_ros.local_dds import loopback_env, pick_domain_id
+
+
+def require_ros() -> None:
+    """Skip the calling test module when rclpy or the built centerpose_msgs are missing."""
+    try:
+        import centerpose_msgs.msg  # noqa: F401
+        import rclpy  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(
+            f"ROS 2 (rclpy + centerpose_msgs) not importable ({exc}); run `make ros`", allow_module_level=True
+        )
+
+
+REPO = Path(__file__).resolve().parents[2]
+PEER = Path(__file__).resolve().parent / "peer.py"
+PYTHON = sys.executable
+NODE_EXE = Path(sys.executable).parent / "centerpose-ros"
+PARAMS_FILE = REPO / "config" / "pose.yaml"
+TEST_INPUT_SIZE = 128  # torch CPU forward of the full model at 128 px: ~0.2 s (512: ~2 s)
+
+
+class Proc:
+    """A child process whose stdout+stderr go to a log file the test can read while it runs."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.popen = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, pattern: str, timeout: float) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = re.search(pattern, self.log())
+            if match:
+                return match
+            if self.popen.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(
+            f"{self.name}: {pattern!r} not seen within {timeout} s; log:\n{self.log()[-3000:]}"
+        )
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise AssertionError(
+                f"{self.name} did not finish within {timeout} s; log:\n{self.log()[-3000:]}"
+            ) from None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        """Send `sig`, wait, kill if needed; returns the exit code."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._log.close()
+        return self.popen.returncode
+
+
+class RosSession:
+    """Starts node / publisher / recorder processes on one private loopback domain."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.domain_id = pick_domain_id()
+        self.env = loopback_env(self.domain_id)
+        self.procs: list[Proc] = []
+        self._count = 0
+
+    def _start(self, name: str, cmd: list[str]) -> Proc:
+        self._count += 1
+        proc = Proc(f"{self._count:02d}_{name}", cmd, self.env, self.tmp)
+        self.procs.append(proc)
+        return proc
+
+    def start_node(self, model_path: Path, name: str = "node", **params: Any) -> Proc:
+        args = [
+            str(NODE_EXE),
+            "--ros-args",
+            "--params-file",
+            str(PARAMS_FILE),
+            "-p",
+            f"model_path:={model_path}",
+        ]
+        for key, value in params.items():
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            args += ["-p", f"{key}:={text}"]
+        return self._start(name, args)
+
+    def start_recorder(
+        self,
+        name: str = "recorder",
+        topics: str = "detections,markers,diagnostics",
+        durability: str = "volatile",
+    ) -> tuple[Proc, Path]:
+        out = self.tmp / f"{name}_{self._count + 1:02d}.jsonl"
+        proc = self._start(
+            name, [PYTHON, str(PEER), "record", str(out), "--topics", topics, "--qos-durability", durability]
+        )
+        return proc, out
+
+    def publish(
+        self, plan: list[dict[str, Any]], *extra: str, name: str = "publisher", timeout: float = 120.0
+    ) -> Proc:
+        """Run a publisher for `plan` to completion and check it succeeded."""
+        proc = self.start_publisher(plan, *extra, name=name)
+        rc = proc.wait(timeout)
+        assert rc == 0, f"publisher exited with {rc}:\n{proc.log()[-3000:]}"
+        return proc
+
+    def start_publisher(self, plan: list[dict[str, Any]], *extra: str, name: str = "publisher") -> Proc:
+        plan_path = self.tmp / f"plan_{self._count + 1:02d}.pkl"
+        with open(plan_path, "wb") as f:
+            pickle.dump(plan, f)
+        return self._start(name, [PYTHON, str(PEER), "publish", str(plan_path), *extra])
+
+    def set_params(self, *assignments: str, expect_ok: bool = True) -> str:
+        """Set parameters of the running node through its parameter service; returns the per-item report."""
+        proc = self._start("set_param", [PYTHON, str(PEER), "set-param", "/centerpose", *assignments])
+        rc = proc.wait(60)
+        if expect_ok:
+            assert rc == 0, f"set-param failed ({rc}):\n{proc.log()}"
+        return proc.log()
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop(signal.SIGTERM, timeout=20.0 if "node" in proc.name else 5.0)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    lines = path.read_text().splitlines()
+    out = []
+    for line in lines:
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:  # a line being written right now
+            break
+    return out
+
+
+def wait_for_records(path: Path, predicate, count: int, timeout: float) -> list[dict[str, Any]]:  # noqa: ANN001
+    """Records satisfying `predicate` once at least `count` of them exist (or fail after `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        matching = [r for r in read_jsonl(path) if predicate(r)]
+        if len(matching) >= count or time.monotonic() > deadline:
+            return matching
+        time.sleep(0.1)
+
+
+def latest_diagnostics(path: Path, after: float = 0.0, timeout: float = 10.0) -> dict[str, str]:
+    """Values of the newest /diagnostics status received after wall time `after`."""
+    records = wait_for_records(
+        path, lambda r: r["topic"] == "diagnostics" and r["t_recv"] > after, 1, timeout
+    )
+    assert records, f"no /diagnostics received after {after}"
+    return records[-1]["values"]
+
+
+def raw_entry(
+    image: np.ndarray,
+    frame_id: str,
+    stamp: tuple[int, int],
+    encoding: str = "bgr8",
+    pad: int = 0,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A plan entry for a sensor_msgs/Image holding `image` (already in `encoding`'s channel order)."""
+    height, width = image.shape[:2]
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    step = width * channels + pad
+    rows = np.zeros((height, step), dtype=np.uint8)
+    rows[:, : width * channels] = image.reshape(height, width * channels)
+    return dict(
+        type="raw",
+        frame_id=frame_id,
+        stamp=stamp,
+        height=height,
+        width=width,
+        encoding=encoding,
+        step=step,
+        data=rows.tobytes(),
+        **extra,
+    )

@@ -1,0 +1,333 @@
+"""The node over real DDS: publisher process -> `centerpose-ros` process -> recorder process.
+
+One node (default QoS: reliable, keep-last 1) and one recorder serve the whole module; each test
+uses its own frame_ids so it only reads its own records. Expected detections come from the
+Predictor run in this process on the same pixels with the same weights and input size.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from ros_helpers import (
+    TEST_INPUT_SIZE,
+    Proc,
+    RosSession,
+    latest_diagnostics,
+    raw_entry,
+    read_jsonl,
+    require_ros,
+    wait_for_records,
+)
+
+require_ros()
+pytestmark = pytest.mark.ros
+
+SCORE_THRESHOLD = 0.05
+MAX_PERSONS = 5
+CLIP = Path(__file__).resolve().parents[2] / "centerpose_ros" / "assets" / "pedestrians_768x576.mp4"
+
+
+class Pipeline:
+    def __init__(self, session: RosSession, node: Proc, recorder: Proc, records: Path) -> None:
+        self.session, self.node, self.recorder, self.records = session, node, recorder, records
+        self._stamp = 1000
+
+    def stamp(self) -> tuple[int, int]:
+        self._stamp += 1
+        return (self._stamp, 123_000_000)
+
+    def detections(self, prefix: str, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+        return wait_for_records(
+            self.records,
+            lambda r: r["topic"] == "detections" and r["frame_id"].startswith(prefix),
+            count,
+            timeout,
+        )
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory, random_checkpoint: Path) -> Iterator[Pipeline]:
+    session = RosSession(tmp_path_factory.mktemp("ros_pipeline"))
+    try:
+        node = session.start_node(
+            random_checkpoint,
+            input_size=TEST_INPUT_SIZE,
+            score_threshold=SCORE_THRESHOLD,
+            max_persons=MAX_PERSONS,
+            backend="torch",
+            device="cpu",
+        )
+        node.wait_for_log(r"\] \[centerpose\]: ready", timeout=120)
+        recorder, records = session.start_recorder()
+        recorder.wait_for_log("RECORDER READY", timeout=60)
+        yield Pipeline(session, node, recorder, records)
+        rc = node.stop(signal.SIGTERM)
+        log = node.log()
+        assert rc == 0, f"node exited with {rc} on SIGTERM:\n{log[-3000:]}"
+        assert "Traceback" not in log and "shutting down" in log, log[-3000:]
+    finally:
+        session.close()
+
+
+def assert_same_persons(record: dict[str, Any], expected: list[Any]) -> None:
+    got = record["persons"]
+    assert len(got) == len(expected), (
+        f"{record['frame_id']}: {len(got)} persons, Predictor gives {len(expected)}"
+    )
+    for person, want in zip(got, expected, strict=True):
+        assert person["id"] == -1
+        assert person["score"] == pytest.approx(want.score, abs=1e-5)
+        np.testing.assert_allclose(person["bbox"], want.bbox, atol=1e-3, rtol=0)
+        np.testing.assert_allclose(np.array(person["keypoints"]), want.keypoints, atol=1e-3, rtol=0)
+    scores = [p["score"] for p in got]
+    assert scores == sorted(scores, reverse=True), "persons must come highest score first"
+
+
+def run_and_compare(
+    pipeline: Pipeline, reference_predictor: Any, images: dict[str, np.ndarray], prefix: str
+) -> None:
+    plan, expected = [], {}
+    for name, image in images.items():
+        frame_id, stamp = f"{prefix}{name}", pipeline.stamp()
+        plan.append(raw_entry(image, frame_id, stamp))
+        expected[frame_id] = (
+            stamp,
+            reference_predictor.predict(image, threshold=SCORE_THRESHOLD, max_persons=MAX_PERSONS),
+        )
+    pipeline.session.publish(plan, "--lockstep")
+    records = pipeline.detections(prefix, len(plan))
+    assert sorted(r["frame_id"] for r in records) == sorted(expected)
+    for record in records:
+        stamp, persons = expected[record["frame_id"]]
+        assert tuple(record["stamp"]) == stamp, "header stamp must be the source image's"
+        assert_same_persons(record, persons)
+
+
+def test_detections_equal_predictor_on_real_photos(
+    pipeline: Pipeline, reference_predictor: Any, shared_data: Path
+) -> None:
+    paths = sorted((shared_data / "coco_mini" / "images").glob("*.jpg"))[:3]
+    paths += [shared_data / "ochuman_mini" / "images" / "000817.jpg"]
+    images = {p.stem: cv2.imread(str(p), cv2.IMREAD_COLOR) for p in paths}
+    run_and_compare(pipeline, reference_predictor, images, "photo_")
+
+
+def test_detections_equal_predictor_on_generated_images(pipeline: Pipeline, reference_predictor: Any) -> None:
+    rng = np.random.default_rng(5)
+    shapes = np.zeros((300, 517, 3), np.uint8)
+    cv2.rectangle(shapes, (40, 30), (200, 280), (200, 180, 160), -1)
+    cv2.circle(shapes, (380, 120), 60, (30, 220, 90), -1)
+    images = {
+        "noise": rng.integers(0, 256, (240, 320, 3), dtype=np.uint8),
+        "shapes_odd_size": shapes,
+        "tall": rng.integers(0, 256, (401, 97, 3), dtype=np.uint8),
+    }
+    run_and_compare(pipeline, reference_predictor, images, "gen_")
+
+
+def test_encodings_and_row_padding_give_identical_detections(
+    pipeline: Pipeline, reference_predictor: Any
+) -> None:
+    # Gray content in every channel, so mono8 carries exactly the same pixels as the colour encodings.
+    rng = np.random.default_rng(11)
+    gray = cv2.GaussianBlur(rng.integers(0, 256, (233, 311), dtype=np.uint8), (7, 7), 0)
+    bgr = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+    variants = {
+        "bgr8": raw_entry(bgr, "", (0, 0), "bgr8"),
+        "rgb8": raw_entry(bgr[:, :, ::-1], "", (0, 0), "rgb8"),
+        "mono8": raw_entry(gray, "", (0, 0), "mono8"),
+        "bgra8": raw_entry(cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA), "", (0, 0), "bgra8"),
+        "rgba8": raw_entry(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGBA), "", (0, 0), "rgba8"),
+        "bgr8_padded": raw_entry(bgr, "", (0, 0), "bgr8", pad=13),
+        "mono8_padded": raw_entry(gray, "", (0, 0), "mono8", pad=5),
+        "bgr8_bigendian": raw_entry(bgr, "", (0, 0), "bgr8", is_bigendian=1),
+    }
+    plan = []
+    for name, entry in variants.items():
+        entry.update(frame_id=f"enc_{name}", stamp=pipeline.stamp())
+        plan.append(entry)
+    pipeline.session.publish(plan, "--lockstep")
+    records = {r["frame_id"]: r for r in pipeline.detections("enc_", len(plan))}
+    assert set(records) == {f"enc_{name}" for name in variants}
+    expected = reference_predictor.predict(bgr, threshold=SCORE_THRESHOLD, max_persons=MAX_PERSONS)
+    for name in variants:
+        assert_same_persons(records[f"enc_{name}"], expected)
+        assert records[f"enc_{name}"]["persons"] == records["enc_bgr8"]["persons"], name
+
+
+def test_bad_frames_are_skipped_with_warnings(pipeline: Pipeline) -> None:
+    good = np.full((120, 160, 3), 127, np.uint8)
+    before = latest_diagnostics(pipeline.records, after=time.time())
+    bad = [
+        dict(raw_entry(good, "", (0, 0)), encoding="yuv422"),
+        dict(raw_entry(good, "", (0, 0)), data=bytes(1000)),  # shorter than height*step
+        dict(raw_entry(good, "", (0, 0)), height=0, width=0, step=0, data=b""),
+        dict(raw_entry(good[:, :, 0].astype(np.uint16), "", (0, 0)), encoding="mono16"),
+        dict(raw_entry(good, "", (0, 0)), step=100),  # step < width*3
+    ]
+    plan = []
+    for i, entry in enumerate(bad):
+        plan.append(raw_entry(good, f"badtest_good{i}", pipeline.stamp()))
+        entry.update(frame_id=f"badtest_bad{i}", stamp=pipeline.stamp(), expect_answer=False)
+        plan.append(entry)
+    plan.append(raw_entry(good, "badtest_good_last", pipeline.stamp()))
+    pipeline.session.publish(plan, "--lockstep")  # fails unless every good frame is answered
+
+    answered = {r["frame_id"] for r in pipeline.detections("badtest_", 6)}
+    assert answered == {f"badtest_good{i}" for i in range(5)} | {"badtest_good_last"}
+    log = pipeline.node.log()
+    for needle in (
+        "unsupported encoding 'yuv422'",
+        "image data has 1000 bytes",
+        "zero-size image",
+        "16-bit encoding 'mono16' is not supported",
+        "step 100 is smaller than width*channels",
+    ):
+        assert needle in log, f"no warning containing {needle!r} in the node log"
+    assert pipeline.node.popen.poll() is None, "node must keep running"
+    after = latest_diagnostics(pipeline.records, after=time.time())
+    assert int(after["frames_rejected"]) - int(before["frames_rejected"]) == len(bad)
+
+
+def _clip_frames(count: int) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(CLIP))
+    frames = []
+    while len(frames) < count:
+        ok, frame = capture.read()
+        assert ok, f"cannot read {CLIP}"
+        frames.append(frame)
+    return frames
+
+
+def test_camera_sized_frames_all_reach_the_node(pipeline: Pipeline) -> None:
+    rng = np.random.default_rng(3)
+    frames = [("vga", rng.integers(0, 256, (480, 640, 3), dtype=np.uint8))] * 20
+    frames += [("hd", rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8))] * 20
+    frames += [("clip", frame) for frame in _clip_frames(20)]
+    plan = [raw_entry(image, f"cam_{kind}_{i}", pipeline.stamp()) for i, (kind, image) in enumerate(frames)]
+    before = latest_diagnostics(pipeline.records, after=time.time())
+    pipeline.session.publish(plan, "--rate", "10")
+    time.sleep(1.0)
+    after = latest_diagnostics(pipeline.records, after=time.time())
+    received = int(after["frames_received"]) - int(before["frames_received"])
+    assert received == len(plan), f"the node received {received} of {len(plan)} camera-sized frames"
+    # Whatever was processed carries the right header; the newest frame is always processed.
+    records = pipeline.detections("cam_", 1)
+    assert records and all(r["frame_id"].startswith("cam_") for r in records)
+    assert pipeline.detections(plan[-1]["frame_id"], 1), "the newest frame must be processed"
+
+
+def test_overload_processes_newest_frames_with_bounded_latency(pipeline: Pipeline) -> None:
+    frame = np.random.default_rng(4).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    sent = 150  # 5 s at 30 Hz; one inference takes far longer than 33 ms here
+    plan = [raw_entry(frame, f"over_{i:03d}", (0, 0)) for i in range(sent)]
+    before = latest_diagnostics(pipeline.records, after=time.time())
+    pipeline.session.publish(plan, "--rate", "30", "--stamp-now")
+    time.sleep(1.5)
+    after = latest_diagnostics(pipeline.records, after=time.time())
+    records = pipeline.detections("over_", 1)
+    indices = [int(r["frame_id"].split("_")[1]) for r in records]
+    assert indices == sorted(indices), "frames must be processed in order, newest available first"
+    assert 3 <= len(records) < sent
+    assert indices[-1] == sent - 1, "the last frame sent must be processed (it is the newest)"
+    dropped = int(after["frames_dropped"]) - int(before["frames_dropped"])
+    assert dropped > 0 and dropped + len(records) <= sent
+    # Latency = recorder receive time - stamp (both wall clock on this machine). With a queue it
+    # would grow by about one inference per frame; the newest-frame worker keeps it bounded.
+    latencies = np.array([r["t_recv"] - (r["stamp"][0] + r["stamp"][1] * 1e-9) for r in records])
+    inference_s = float(after["inference_p95_ms"]) / 1e3
+    third = max(1, len(latencies) // 3)
+    assert np.median(latencies[-third:]) <= np.median(latencies[:third]) + inference_s, latencies
+    assert latencies.max() <= 3 * inference_s + 0.5, (latencies, inference_s)
+    # The throttled periodic log line reports the same counters.
+    assert re.search(
+        r"in [\d.]+ Hz, processed [\d.]+ Hz, dropped \d+, rejected \d+, latency p50/p95", pipeline.node.log()
+    )
+
+
+def test_markers_use_the_image_frame(pipeline: Pipeline) -> None:
+    image = np.random.default_rng(8).integers(0, 256, (200, 260, 3), dtype=np.uint8)
+    plan = [
+        raw_entry(image, "markers_frame_a", pipeline.stamp()),
+        raw_entry(image, "markers_frame_b", pipeline.stamp()),
+    ]
+    pipeline.session.publish(plan, "--lockstep")
+    records = wait_for_records(
+        pipeline.records,
+        lambda r: r["topic"] == "markers" and r["markers"][0]["frame_id"].startswith("markers_frame_"),
+        2,
+        20,
+    )
+    assert len(records) == 2
+    for record, entry in zip(records, plan, strict=True):
+        markers = record["markers"]
+        assert markers[0]["action"] == 3, "each array starts with DELETEALL so old skeletons vanish"
+        assert all(m["frame_id"] == entry["frame_id"] for m in markers)
+        assert all(tuple(m["stamp"]) == entry["stamp"] for m in markers)
+        drawn = [m for m in markers if m["action"] == 0]
+        assert len(drawn) == 2 * MAX_PERSONS  # joints + skeleton per person (random weights: 5 persons)
+        assert all(0 < m["lifetime"] <= 5 for m in drawn)
+
+
+def test_annotated_image_only_while_subscribed(pipeline: Pipeline) -> None:
+    image = np.random.default_rng(9).integers(0, 256, (180, 240, 3), dtype=np.uint8)
+    first = latest_diagnostics(pipeline.records, after=time.time())
+    assert first["annotated_images_published"] == "0", "nobody subscribed yet: nothing may be drawn"
+
+    viewer, viewer_records = pipeline.session.start_recorder("viewer", topics="annotated")
+    viewer.wait_for_log("RECORDER READY", timeout=60)
+    plan = [raw_entry(image, f"annot_{i}", pipeline.stamp()) for i in range(3)]
+    pipeline.session.publish(plan, "--lockstep")
+    images = wait_for_records(viewer_records, lambda r: r["topic"] == "annotated", 3, 20)
+    viewer.stop(signal.SIGINT)
+    assert [r["frame_id"] for r in images] == [e["frame_id"] for e in plan]
+    assert all(tuple(r["stamp"]) == e["stamp"] for r, e in zip(images, plan, strict=True))
+    assert all((r["width"], r["height"], r["encoding"]) == (240, 180, "bgr8") for r in images)
+    after = latest_diagnostics(pipeline.records, after=time.time())
+    assert after["annotated_images_published"] == "3"
+
+
+def test_best_effort_camera_gets_a_warning_naming_image_reliability(pipeline: Pipeline) -> None:
+    image = np.zeros((60, 80, 3), np.uint8)
+    plan = [raw_entry(image, f"be_{i}", pipeline.stamp()) for i in range(15)]
+    pipeline.session.publish(plan, "--reliability", "best_effort", "--no-wait-match", "--rate", "5")
+    match = pipeline.node.wait_for_log(r"QoS mismatch on '/image'.*", timeout=20)
+    warning = match.group(0)
+    assert "reliability=best_effort" in warning and "reliability=reliable" in warning
+    assert "image_reliability" in warning and "best_effort" in warning.split("Fix:")[1]
+    leaked = [r for r in read_jsonl(pipeline.records) if r.get("frame_id", "").startswith("be_")]
+    assert not leaked, "no frame can arrive over incompatible QoS"
+
+
+def test_subscriber_with_incompatible_qos_gets_a_warning(pipeline: Pipeline) -> None:
+    proc, _ = pipeline.session.start_recorder(
+        "durable_sub", topics="detections", durability="transient_local"
+    )
+    match = pipeline.node.wait_for_log(r"QoS mismatch on '/pose/detections'.*", timeout=30)
+    proc.stop(signal.SIGINT)
+    assert "durability=transient_local" in match.group(0) and "durability=volatile" in match.group(0)
+
+
+def test_runtime_threshold_change_gives_empty_arrays(pipeline: Pipeline) -> None:
+    out = pipeline.session.set_params("score_threshold=0.99")
+    assert "ok" in out
+    image = np.random.default_rng(10).integers(0, 256, (150, 200, 3), dtype=np.uint8)
+    plan = [raw_entry(image, f"empty_{i}", pipeline.stamp()) for i in range(2)]
+    pipeline.session.publish(plan, "--lockstep")
+    records = pipeline.detections("empty_", 2)
+    assert [r["persons"] for r in records] == [[], []]
+    assert [tuple(r["stamp"]) for r in records] == [e["stamp"] for e in plan]
+    # Whole numbers are accepted for float parameters; read-only and out-of-range values are refused.
+    assert "ok" in pipeline.session.set_params("score_threshold=1")
+    log = pipeline.session.set_params('model_path="/x.pth"', "score_threshold=2.5", expect_ok=False)
+    assert 'model_path="/x.pth": REFUSED' in log and "score_threshold=2.5: REFUSED" in log
+    assert "ok" in pipeline.session.set_params(f"score_threshold={SCORE_THRESHOLD}")
