@@ -119,7 +119,7 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_node_"))
     if args.checkpoint is None:
-        from centerpose_ros.random_weights import save_random_checkpoint
+        from centerpose_core.model.random_weights import save_random_checkpoint
 
         args.checkpoint = save_random_checkpoint(tmp / "random_seed0.pth")
     env = loopback_env(pick_domain_id())

@@ -29,13 +29,9 @@ def random_checkpoint(path: Path) -> Path:
     """Write seeded random weights once (cached) so the demo runs with no download."""
     if path.is_file():
         return path
-    import torch
+    from centerpose_core.model.random_weights import save_random_checkpoint
 
-    from centerpose_core.model import build_pose_net
-    from centerpose_core.model.checkpoint import save_checkpoint
-
-    torch.manual_seed(0)
-    return save_checkpoint(path, build_pose_net())
+    return save_random_checkpoint(path, seed=0)
 
 
 def main() -> int:

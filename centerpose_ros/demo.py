@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.checkpoint is None:
         print(RANDOM_WEIGHTS_BANNER, flush=True)
-        from centerpose_ros.random_weights import save_random_checkpoint
+        from centerpose_core.model.random_weights import save_random_checkpoint
 
         model_path = save_random_checkpoint(args.out / "random_weights_seed0.pth", seed=0)
     else:

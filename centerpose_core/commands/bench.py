@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from centerpose_core.model import build_pose_net
+    from centerpose_core.model.random_weights import build_random_model
     from centerpose_core.runtime import Predictor
 
     if (args.model is None) == (not args.random_weights):
@@ -38,11 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     image = read_image(args.image)
-    if args.random_weights:
-        torch.manual_seed(0)
-        model = build_pose_net()
-    else:
-        model = args.model
+    model = build_random_model(seed=0) if args.random_weights else args.model
     predictor = Predictor(
         model, backend=args.backend, device=args.device, input_size=args.input_size, flip_test=args.flip
     )

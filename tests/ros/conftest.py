@@ -12,7 +12,7 @@ TEST_INPUT_SIZE = 128  # keep in step with ros_helpers.TEST_INPUT_SIZE
 @pytest.fixture(scope="session")
 def random_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Seeded random weights (varied outputs, see random_weights.py) in CenterNet checkpoint format."""
-    from centerpose_ros.random_weights import save_random_checkpoint
+    from centerpose_core.model.random_weights import save_random_checkpoint
 
     return save_random_checkpoint(tmp_path_factory.mktemp("ros_model") / "random_seed0.pth", seed=0)
 

@@ -1,4 +1,4 @@
-"""Seeded random weights for tests, benchmarks and `make demo` (no pretrained weights exist here).
+"""Seeded random weights for tests, benchmarks and demos (no pretrained weights exist here).
 
 Freshly initialised, the network's outputs barely depend on the image (eval-mode batch norm
 with default statistics), so every candidate ties at the heatmap prior and boxes collapse to
