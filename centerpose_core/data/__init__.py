@@ -1,0 +1,1 @@
+"""Training data: COCO keypoint dataset, CenterNet augmentation, target codec, synthetic figures."""

@@ -56,7 +56,8 @@ class Tree(nn.Module):
 
     NOTE: as upstream, a tree with `levels > 1` owns a `project` layer whose output its first
     subtree ignores (that subtree recomputes its own residual); the layer is kept so the
-    parameter layout matches the checkpoints, and skipped at run time.
+    parameter layout matches the checkpoints, skipped at run time and frozen (it can never get
+    a gradient, and DistributedDataParallel would otherwise wait for one).
     """
 
     def __init__(
@@ -89,6 +90,8 @@ class Tree(nn.Module):
                 nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=1, bias=False),
                 nn.BatchNorm2d(out_channels, momentum=BN_MOMENTUM),
             )
+            if levels > 1:
+                self.project.requires_grad_(False)
 
     def forward(
         self,

@@ -1,0 +1,71 @@
+"""`centerpose eval`: COCO keypoint AP of any model file on a COCO-format set, as one JSON object."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        help="COCO keypoint AP of a model on a COCO-format set",
+        description="Run the model over every image of a COCO keypoint set (the same decode as predict) and "
+        "score it with pycocotools COCOeval(iouType='keypoints'). Prints one JSON object.",
+    )
+    parser.add_argument("--model", required=True, help="checkpoint (.pth) or exported model for --backend")
+    parser.add_argument("--ann", required=True, help="COCO keypoint annotation json")
+    parser.add_argument("--images", required=True, help="folder of the images named in the json")
+    parser.add_argument("--flip", action="store_true", help="flip test (average with the mirrored image)")
+    parser.add_argument(
+        "--backend", default="torch", help="torch, onnxruntime, tensorrt or auto (default torch)"
+    )
+    parser.add_argument("--device", default="cpu", help="torch device for the model and decode (default cpu)")
+    parser.add_argument("--input-size", type=int, default=512, help="network input side (default 512)")
+    parser.add_argument("--batch-size", type=int, default=8, help="images per forward pass (default 8)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from centerpose_core.cli import UserError
+    from centerpose_core.model.checkpoint import CheckpointError
+    from centerpose_core.train.evaluate import evaluate_model
+
+    for label, path, want_dir in (
+        ("--model", args.model, False),
+        ("--ann", args.ann, False),
+        ("--images", args.images, True),
+    ):
+        p = Path(path)
+        if not (p.is_dir() if want_dir else p.is_file()):
+            raise UserError(f"{label} {path}: {'folder' if want_dir else 'file'} not found")
+    if args.batch_size <= 0:
+        raise UserError(f"--batch-size must be positive, got {args.batch_size}")
+    try:
+        stats = evaluate_model(
+            args.model,
+            args.ann,
+            args.images,
+            input_size=args.input_size,
+            flip_test=args.flip,
+            device=args.device,
+            batch_size=args.batch_size,
+            backend=args.backend,
+        )
+    except CheckpointError as exc:
+        raise UserError(str(exc)) from None
+    keys = ("AP", "AP50", "AP75", "APm", "APl", "AR")
+    result = {k: round(stats[k], 6) for k in keys}
+    result.update(
+        {
+            "images": int(stats["images"]),
+            "images_per_s": round(stats["images_per_s"], 3),
+            "backend": args.backend,
+            "flip": bool(args.flip),
+            "input_size": args.input_size,
+        }
+    )
+    print(json.dumps(result))
+    return 0

@@ -1,0 +1,86 @@
+"""Gaussian heatmap primitives with CornerNet / CenterNet semantics (`utils/image.py` of the original).
+
+`gaussian_radius` is CornerNet's radius for which a box shifted by it still has IoU >= 0.7 with the
+ground truth; `draw_umich_gaussian` splats a (2r+1)^2 gaussian with sigma = (2r+1)/6 by element-wise
+maximum, so the integer center pixel is exactly 1. `draw_msra_gaussian` is the fixed-sigma variant
+used with the optional MSE heatmap loss.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def gaussian_radius(det_size: Sequence[float], min_overlap: float = 0.7) -> float:
+    """CornerNet's radius for a (height, width) box: the smallest of the three quadratic roots."""
+    height, width = float(det_size[0]), float(det_size[1])
+
+    b1 = height + width
+    c1 = width * height * (1 - min_overlap) / (1 + min_overlap)
+    r1 = (b1 - math.sqrt(b1**2 - 4 * c1)) / 2
+
+    a2 = 4.0
+    b2 = 2 * (height + width)
+    c2 = (1 - min_overlap) * width * height
+    r2 = (b2 - math.sqrt(b2**2 - 4 * a2 * c2)) / (2 * a2)
+
+    a3 = 4 * min_overlap
+    b3 = -2 * min_overlap * (height + width)
+    c3 = (min_overlap - 1) * width * height
+    r3 = (b3 + math.sqrt(b3**2 - 4 * a3 * c3)) / (2 * a3)
+    return min(r1, r2, r3)
+
+
+def gaussian_2d(diameter: int, sigma: float) -> np.ndarray:
+    """A (diameter, diameter) float64 gaussian peaking at exactly 1, tiny tails zeroed as the original."""
+    half = (diameter - 1) / 2.0
+    y, x = np.ogrid[-half : half + 1, -half : half + 1]
+    g = np.exp(-(x * x + y * y) / (2 * sigma * sigma))
+    g[g < np.finfo(g.dtype).eps * g.max()] = 0
+    return g
+
+
+def draw_umich_gaussian(
+    heatmap: np.ndarray, center: Sequence[int], radius: int, k: float = 1.0
+) -> np.ndarray:
+    """Max-splat a gaussian of `radius` at integer `center` (x, y) into a 2-D heatmap, in place."""
+    radius = int(radius)
+    diameter = 2 * radius + 1
+    gaussian = gaussian_2d(diameter, sigma=diameter / 6)
+    x, y = int(center[0]), int(center[1])
+    height, width = heatmap.shape[:2]
+    left, right = min(x, radius), min(width - x, radius + 1)
+    top, bottom = min(y, radius), min(height - y, radius + 1)
+    region = heatmap[y - top : y + bottom, x - left : x + right]
+    patch = gaussian[radius - top : radius + bottom, radius - left : radius + right]
+    if min(patch.shape) > 0 and min(region.shape) > 0:
+        np.maximum(region, patch * k, out=region)
+    return heatmap
+
+
+def draw_msra_gaussian(heatmap: np.ndarray, center: Sequence[float], sigma: float) -> np.ndarray:
+    """Max-splat a gaussian of fixed `sigma` centred at the rounded `center` (the `mse_loss` variant)."""
+    tmp_size = sigma * 3
+    mu_x, mu_y = int(center[0] + 0.5), int(center[1] + 0.5)
+    # The original names these w, h although axis 0 is the height; kept so square maps behave the same.
+    w, h = heatmap.shape[0], heatmap.shape[1]
+    ul = [int(mu_x - tmp_size), int(mu_y - tmp_size)]
+    br = [int(mu_x + tmp_size + 1), int(mu_y + tmp_size + 1)]
+    if ul[0] >= h or ul[1] >= w or br[0] < 0 or br[1] < 0:
+        return heatmap
+    size = int(2 * tmp_size + 1)
+    xs = np.arange(0, size, 1, np.float32)
+    ys = xs[:, np.newaxis]
+    x0 = y0 = size // 2
+    g = np.exp(-((xs - x0) ** 2 + (ys - y0) ** 2) / (2 * sigma**2))
+    g_x = max(0, -ul[0]), min(br[0], h) - ul[0]
+    g_y = max(0, -ul[1]), min(br[1], w) - ul[1]
+    img_x = max(0, ul[0]), min(br[0], h)
+    img_y = max(0, ul[1]), min(br[1], w)
+    heatmap[img_y[0] : img_y[1], img_x[0] : img_x[1]] = np.maximum(
+        heatmap[img_y[0] : img_y[1], img_x[0] : img_x[1]], g[g_y[0] : g_y[1], g_x[0] : g_x[1]]
+    )
+    return heatmap

@@ -1,0 +1,132 @@
+"""CenterNet's multi-pose loss (`src/lib/trains/multi_pose.py`, `src/lib/models/losses.py`).
+
+Terms: CornerNet focal loss on the center (`hm`) and joint (`hm_hp`) heatmaps, L1 on the keypoint
+offsets (`hps`, normalised by the number of labelled coordinates), L1 on box size (`wh`), center
+offset (`reg`) and joint offset (`hp_offset`), each normalised by its mask. Heads come in as raw
+logits; the heatmaps go through the original's clamped sigmoid.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from centerpose_core.decode import gather_feat
+
+# The original clamps the heatmap sigmoid so log() stays finite.
+SIGMOID_EPS = 1e-4
+
+
+def clamped_sigmoid(logits: torch.Tensor) -> torch.Tensor:
+    return torch.clamp(logits.sigmoid(), min=SIGMOID_EPS, max=1 - SIGMOID_EPS)
+
+
+def focal_loss(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """CornerNet's penalty-reduced focal loss on probabilities `pred` vs a gaussian heatmap `gt`.
+
+    Positives are the pixels where gt == 1 (alpha 2); negatives are weighted by (1 - gt)^4 (beta 4);
+    the sum is divided by the number of positives (not divided when there are none).
+    """
+    pred = pred.float()
+    gt = gt.float()
+    pos = gt.eq(1).float()
+    neg = gt.lt(1).float()
+    neg_weights = torch.pow(1 - gt, 4)
+    pos_loss = (torch.log(pred) * torch.pow(1 - pred, 2) * pos).sum()
+    neg_loss = (torch.log(1 - pred) * torch.pow(pred, 2) * neg_weights * neg).sum()
+    num_pos = pos.sum()
+    if num_pos == 0:
+        return -neg_loss
+    return -(pos_loss + neg_loss) / num_pos
+
+
+def _gather(output: torch.Tensor, ind: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) map at flat indices (B, N) -> (B, N, C) (the original's `_transpose_and_gather_feat`)."""
+    return gather_feat(output, ind.long())
+
+
+def reg_l1_loss(
+    output: torch.Tensor, mask: torch.Tensor, ind: torch.Tensor, target: torch.Tensor
+) -> torch.Tensor:
+    """Summed L1 over objects with mask 1 (all C channels), divided by mask count x C (+1e-4)."""
+    pred = _gather(output, ind).float()
+    mask = mask.unsqueeze(2).expand_as(pred).float()
+    loss = F.l1_loss(pred * mask, target.float() * mask, reduction="sum")
+    return loss / (mask.sum() + 1e-4)
+
+
+def reg_weighted_l1_loss(
+    output: torch.Tensor, mask: torch.Tensor, ind: torch.Tensor, target: torch.Tensor
+) -> torch.Tensor:
+    """Summed L1 with a per-coordinate mask (B, N, C), divided by the mask's sum (+1e-4)."""
+    pred = _gather(output, ind).float()
+    mask = mask.float()
+    loss = F.l1_loss(pred * mask, target.float() * mask, reduction="sum")
+    return loss / (mask.sum() + 1e-4)
+
+
+LOSS_TERMS = ("hm_loss", "wh_loss", "off_loss", "hp_loss", "hm_hp_loss", "hp_offset_loss")
+
+
+class MultiPoseLoss(nn.Module):
+    """Weighted sum of the six CenterNet multi-pose terms.
+
+    `MultiPoseLoss()` gives the original weights: hm 1, wh 0.1, off 1 (also weighting
+    `hp_offset`), hp 1, hm_hp 1. `forward(outputs, batch)` takes the model's raw head logits and a
+    batch of targets (names as `PoseTargetCodec`, with a batch dimension) and returns
+    `(total, terms)` with `terms` named as `LOSS_TERMS` (detached-free tensors; terms whose weight
+    is 0 are still reported but not computed into the total, as the original skips them).
+    """
+
+    def __init__(
+        self,
+        *,
+        hm_weight: float = 1.0,
+        wh_weight: float = 0.1,
+        off_weight: float = 1.0,
+        hp_weight: float = 1.0,
+        hm_hp_weight: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.hm_weight = hm_weight
+        self.wh_weight = wh_weight
+        self.off_weight = off_weight
+        self.hp_weight = hp_weight
+        self.hm_hp_weight = hm_hp_weight
+
+    def forward(
+        self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        zero = outputs["hm"].new_zeros((), dtype=torch.float32)
+        hm_loss = focal_loss(clamped_sigmoid(outputs["hm"].float()), batch["hm"])
+        hp_loss = reg_weighted_l1_loss(outputs["hps"], batch["hps_mask"], batch["ind"], batch["hps"])
+        wh_loss = zero
+        if self.wh_weight > 0:
+            wh_loss = reg_l1_loss(outputs["wh"], batch["reg_mask"], batch["ind"], batch["wh"])
+        off_loss = hp_offset_loss = zero
+        if self.off_weight > 0:
+            off_loss = reg_l1_loss(outputs["reg"], batch["reg_mask"], batch["ind"], batch["reg"])
+            hp_offset_loss = reg_l1_loss(
+                outputs["hp_offset"], batch["hp_mask"], batch["hp_ind"], batch["hp_offset"]
+            )
+        hm_hp_loss = zero
+        if self.hm_hp_weight > 0:
+            hm_hp_loss = focal_loss(clamped_sigmoid(outputs["hm_hp"].float()), batch["hm_hp"])
+        total = (
+            self.hm_weight * hm_loss
+            + self.wh_weight * wh_loss
+            + self.off_weight * off_loss
+            + self.hp_weight * hp_loss
+            + self.hm_hp_weight * hm_hp_loss
+            + self.off_weight * hp_offset_loss
+        )
+        terms = {
+            "hm_loss": hm_loss,
+            "wh_loss": wh_loss,
+            "off_loss": off_loss,
+            "hp_loss": hp_loss,
+            "hm_hp_loss": hm_hp_loss,
+            "hp_offset_loss": hp_offset_loss,
+        }
+        return total, terms
