@@ -79,15 +79,6 @@ def resolve_device(device: str) -> str:
     return "cuda:0" if torch.cuda.is_available() else "cpu"
 
 
-def _backend_for_file(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix == ".onnx":
-        return "onnxruntime"
-    if suffix in (".engine", ".plan", ".trt"):
-        return "tensorrt"
-    return "torch"
-
-
 def load_predictor(params: NodeParameters) -> tuple[Predictor, str]:
     """Build and warm up the Predictor named by the parameters; returns it and "backend/device"."""
     path = Path(params.model_path).expanduser()
@@ -97,14 +88,7 @@ def load_predictor(params: NodeParameters) -> tuple[Predictor, str]:
     backend = params.backend
     options = dict(device=device, input_size=params.input_size, flip_test=params.flip_test)
     try:
-        try:
-            predictor = Predictor(str(path), backend=backend, **options)
-        except NotImplementedError:
-            if backend != "auto":
-                raise
-            # A core build whose make_backend cannot resolve 'auto' yet: choose by the file type.
-            backend = _backend_for_file(path)
-            predictor = Predictor(str(path), backend=backend, **options)
+        predictor = Predictor(str(path), backend=backend, **options)
         predictor.predict(np.zeros((64, 64, 3), np.uint8))  # warm-up: fail here, not on the first frame
     except (ValueError, OSError, RuntimeError, NotImplementedError, ImportError) as exc:
         raise ModelLoadError(f"model_path '{params.model_path}' (backend {backend}): {exc}") from None
