@@ -7,7 +7,8 @@ import json
 import statistics
 from pathlib import Path
 
-from centerpose_core.commands.common import add_model_arguments, read_image
+from centerpose_core.commands.common import add_model_arguments
+from centerpose_core.image_io import read_image
 
 STAGES = ("preprocess", "forward", "decode", "postprocess", "total")
 

@@ -5,10 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import cv2
-import numpy as np
-
-from centerpose_core.errors import UserError
 from centerpose_core.runtime.backends import BACKEND_NAMES
 
 
@@ -27,13 +23,3 @@ def add_model_arguments(
         size_flag, dest="input_size", type=int, default=512, help="network input side (multiple of 32)"
     )
     parser.add_argument("--flip", action="store_true", help="flip test: average with the mirrored image")
-
-
-def read_image(path: Path) -> np.ndarray:
-    """Read an image as 3-channel BGR with OpenCV's default colour loading (as the original)."""
-    if not path.is_file():
-        raise UserError(f"{path}: image file not found")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise UserError(f"{path}: not a readable image (unsupported format or corrupt file)")
-    return image

@@ -7,8 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from centerpose_core.commands.common import add_model_arguments, read_image
+from centerpose_core.commands.common import add_model_arguments
 from centerpose_core.constants import DEFAULT_TOP_K
+from centerpose_core.image_io import read_image
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 from centerpose_core.constants import DOWN_RATIO, FLIP_PAIRS, MEAN_BGR, NUM_KEYPOINTS, STD_BGR
 from centerpose_core.data.augment import AugmentConfig, Geometry, color_augment, sample_geometry
 from centerpose_core.data.codec import MAX_OBJECTS, PoseTargetCodec
+from centerpose_core.image_io import read_image
 from centerpose_core.transforms import get_affine_transform
 
 log = logging.getLogger(__name__)
@@ -192,13 +193,7 @@ class CocoKeypointDataset(Dataset):
         return len(self.records) * self.repeat
 
     def read_image(self, record: ImageRecord) -> np.ndarray:
-        path = self.image_dir / record.file_name
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: image file not found (image id {record.image_id})")
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise ValueError(f"{path}: image could not be decoded (image id {record.image_id})")
-        return image
+        return read_image(self.image_dir / record.file_name, f"image id {record.image_id}")
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         rng = np.random.default_rng([self.seed, self.epoch, index]) if self.train else None

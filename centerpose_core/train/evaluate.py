@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from centerpose_core.image_io import read_image
 from centerpose_core.types import Person
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
@@ -82,7 +83,7 @@ def evaluate_predictor(
 
         batches = tqdm(batches, desc="eval", unit="batch")
     for ids in batches:
-        images = [_read(image_dir, coco.imgs[i]) for i in ids]
+        images = [read_image(image_dir / coco.imgs[i]["file_name"], f"image id {i}") for i in ids]
         start = time.perf_counter()
         persons = predictor.predict_batch(images)
         elapsed += time.perf_counter() - start
@@ -92,18 +93,6 @@ def evaluate_predictor(
     stats["images_per_s"] = len(image_ids) / elapsed if elapsed > 0 else 0.0
     stats["images"] = float(len(image_ids))
     return stats
-
-
-def _read(image_dir: Path, info: dict) -> np.ndarray:
-    import cv2
-
-    path = image_dir / info["file_name"]
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: image file not found (image id {info['id']})")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError(f"{path}: image could not be decoded (image id {info['id']})")
-    return image
 
 
 def evaluate_model(

@@ -120,7 +120,7 @@ def test_missing_image_and_bad_checkpoint_are_one_line_errors(checkpoint, tmp_pa
     assert "nope.jpg: image file not found" in result.stderr and "Traceback" not in result.stderr
     (tmp_path / "not_image.jpg").write_bytes(b"not a jpeg")
     result = _run("predict", "--model", str(checkpoint), str(tmp_path / "not_image.jpg"))
-    assert result.returncode == 2 and "not_image.jpg: not a readable image" in result.stderr
+    assert result.returncode == 2 and "not_image.jpg: image could not be decoded" in result.stderr
     (tmp_path / "broken.pth").write_bytes(b"\x00" * 100)
     cv2.imwrite(str(tmp_path / "ok.png"), np.zeros((8, 8, 3), np.uint8))
     result = _run("predict", "--model", str(tmp_path / "broken.pth"), str(tmp_path / "ok.png"))
