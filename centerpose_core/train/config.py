@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from centerpose_core.data.augment import AugmentConfig
+
 # The original recipe: lr 1.25e-4 for a batch of 32 images, scaled linearly with the batch size.
 BASE_LR = 1.25e-4
 BASE_BATCH = 32
@@ -56,14 +58,14 @@ class TrainConfig:
     shuffle: bool = True
     log_every: int = 10
     progress: bool = True
-    # augmentation (train only), as AugmentConfig
-    rand_crop: bool = True
-    aug_scale: float = 0.4
-    aug_shift: float = 0.1
-    rotate_prob: float = 0.0
-    rotate: float = 0.0
-    flip: float = 0.5
-    color_aug: bool = True
+    # augmentation (train only): flat names for the command line, defaults from AugmentConfig
+    rand_crop: bool = AugmentConfig.rand_crop
+    aug_scale: float = AugmentConfig.scale
+    aug_shift: float = AugmentConfig.shift
+    rotate_prob: float = AugmentConfig.rotate_prob
+    rotate: float = AugmentConfig.rotate
+    flip: float = AugmentConfig.flip
+    color_aug: bool = AugmentConfig.color
     # loss weights, as MultiPoseLoss
     hm_weight: float = 1.0
     wh_weight: float = 0.1
