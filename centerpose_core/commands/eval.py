@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from centerpose_core.commands.common import add_model_arguments
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -13,15 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run the model over every image of a COCO keypoint set (the same decode as predict) and "
         "score it with pycocotools COCOeval(iouType='keypoints'). Prints one JSON object.",
     )
-    parser.add_argument("--model", required=True, help="checkpoint (.pth) or exported model for --backend")
+    add_model_arguments(parser)
     parser.add_argument("--ann", required=True, help="COCO keypoint annotation json")
     parser.add_argument("--images", required=True, help="folder of the images named in the json")
-    parser.add_argument("--flip", action="store_true", help="flip test (average with the mirrored image)")
-    parser.add_argument(
-        "--backend", default="torch", help="torch, onnxruntime, tensorrt or auto (default torch)"
-    )
-    parser.add_argument("--device", default="cpu", help="torch device for the model and decode (default cpu)")
-    parser.add_argument("--input-size", type=int, default=512, help="network input side (default 512)")
     parser.add_argument("--batch-size", type=int, default=8, help="images per forward pass (default 8)")
     parser.set_defaults(func=run)
 
