@@ -8,6 +8,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 CORE_STAMP := $(VENV)/.core-installed
 ROS_STAMP := $(VENV)/.ros-installed
 MSG_STAMP := $(VENV)/.msgs-built
+COLCON_STAMP := $(VENV)/.colcon-installed
 
 .PHONY: test demo lint venv ros clean
 
@@ -56,11 +57,16 @@ $(MSG_STAMP): $(MSG_SOURCES) $(ROS_STAMP)
 	$(PY) -c 'from centerpose_msgs.msg import Keypoint2D, PersonPose, PersonPoseArray'
 	touch $@
 
+# colcon (PyPI) for tests/ros/test_colcon_build.py, which builds both packages as the README says.
+$(COLCON_STAMP): requirements/colcon.txt | $(ROS_STAMP)
+	$(PIP) install -r requirements/colcon.txt
+	touch $@
+
 # --- user-facing targets -----------------------------------------------------------------------
 lint: $(CORE_STAMP)
 	$(VENV)/bin/ruff check .
 
-test: $(CORE_STAMP) $(MSG_STAMP)
+test: $(CORE_STAMP) $(MSG_STAMP) $(COLCON_STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 

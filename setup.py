@@ -25,7 +25,8 @@ setup(
         ("share/ament_index/resource_index/packages", ["resource/" + PACKAGE_NAME]),
         ("share/" + PACKAGE_NAME, ["package.xml"]),
         ("share/" + PACKAGE_NAME + "/launch", glob("launch/*.launch.py")),
-        ("share/" + PACKAGE_NAME + "/config", glob("config/*.yaml")),
+        # Only the node's parameters: the training YAMLs in config/ are not part of the ROS package.
+        ("share/" + PACKAGE_NAME + "/config", ["config/pose.yaml"]),
     ],
     install_requires=[
         "numpy",
