@@ -8,7 +8,7 @@ output-map pixels.
 
 | name | shape | meaning |
 |---|---|---|
-| hm | (1, S, S) | center heatmap, umich gaussian of CornerNet radius, 1 at the integer center |
+| hm | (1, S, S) | center heatmap, umich gaussian of CenterNet's radius, 1 at the integer center |
 | wh | (32, 2) | box width, height (after clipping to the map) |
 | reg | (32, 2) | center minus integer center |
 | ind | (32,) int64 | flat index y * S + x of the integer center |
@@ -28,7 +28,6 @@ regression masks are zeroed (only the joint heatmaps and `hp_*` stay supervised)
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,7 +37,7 @@ from centerpose_core.data.heatmap import (
     draw_msra_gaussian,
     draw_umich_gaussian,
     gaussian_2d,
-    gaussian_radius,
+    target_radius,
 )
 
 MAX_OBJECTS = 32
@@ -196,7 +195,7 @@ class PoseTargetCodec:
     def _radius(self, h: float, w: float) -> int:
         if self.mse_loss:
             return self.hm_gauss
-        return max(0, int(gaussian_radius((math.ceil(h), math.ceil(w)))))
+        return target_radius(h, w)
 
     def _draw(self, heatmap: np.ndarray, center: np.ndarray, radius: int) -> None:
         if self.mse_loss:

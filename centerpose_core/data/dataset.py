@@ -1,8 +1,13 @@
 """COCO-format keypoint dataset producing CenterNet multi-pose inputs and targets.
 
 Any COCO keypoint json works (COCO itself, OCHuman, the synthetic set): person annotations with
-`iscrowd == 0`, 17 keypoints each. The json is checked when the dataset is built, so a broken
-annotation fails at once with its file and id instead of producing a silently wrong target.
+17 keypoints each. The json is checked when the dataset is built, so a broken annotation fails
+at once with its file and id instead of producing a silently wrong target.
+
+As the original (`datasets/sample/multi_pose.py` reads every annotation of the image), crowd
+annotations (`iscrowd` 1, no labelled keypoints) are encoded too: they take a person slot and get
+a center peak but no box/keypoint supervision (`reg_mask` 0); training keeps every image that has
+any person annotation, crowd or not.
 """
 
 from __future__ import annotations
@@ -86,6 +91,8 @@ def parse_person(ann: dict, ann_file: Path) -> PersonAnnotation:
     """Validate one annotation; raise ValueError naming the file and annotation id when it is unusable."""
     ann_id = ann["id"]
     kps = ann.get("keypoints")
+    if kps is None and ann.get("iscrowd"):
+        kps = [0] * (3 * NUM_KEYPOINTS)  # a crowd region without keypoints: none labelled
     if not isinstance(kps, list) or len(kps) != 3 * NUM_KEYPOINTS:
         got = len(kps) if isinstance(kps, list) else type(kps).__name__
         raise ValueError(
@@ -178,7 +185,7 @@ class CocoKeypointDataset(Dataset):
         cat_ids = person_category_ids(coco)
         records = []
         for image_id in coco.getImgIds():
-            anns = coco.loadAnns(coco.getAnnIds(imgIds=[image_id], catIds=cat_ids, iscrowd=False))
+            anns = coco.loadAnns(coco.getAnnIds(imgIds=[image_id], catIds=cat_ids))
             persons = tuple(parse_person(a, self.ann_file) for a in anns)
             if self.train and not persons:
                 continue

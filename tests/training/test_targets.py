@@ -17,16 +17,83 @@ from centerpose_core.data.heatmap import draw_umich_gaussian, gaussian_radius
 from centerpose_core.transforms import get_affine_transform
 
 
-@pytest.mark.parametrize("h, w", [(10, 10), (37, 5), (3, 80), (128, 96), (1, 1)])
-def test_gaussian_radius_is_cornernet_iou_bound(h: float, w: float) -> None:
-    """At the radius, the worst of CornerNet's three corner-shift cases has IoU exactly 0.7."""
-    r = gaussian_radius((h, w), min_overlap=0.7)
-    one_corner = (h - r) * (w - r) / (2 * h * w - (h - r) * (w - r))  # one corner moved r along both axes
-    both_inside = (h - 2 * r) * (w - 2 * r) / (h * w)  # both corners moved inward
-    both_outside = h * w / ((h + 2 * r) * (w + 2 * r))  # both corners moved outward
-    ious = [one_corner, both_inside, both_outside]
-    assert min(ious) == pytest.approx(0.7, abs=1e-9)
-    assert all(iou >= 0.7 - 1e-9 for iou in ious)
+# CenterNet's `gaussian_radius` (src/lib/utils/image.py, the code its checkpoints were trained with)
+# takes r_i = (b_i + sqrt(b_i^2 - 4 a_i c_i)) / 2 of three quadratics and returns the minimum, with
+# min_overlap o = 0.7 and a1 = 1, b1 = h + w, c1 = w h (1 - o) / (1 + o); a2 = 4, b2 = 2 (h + w),
+# c2 = (1 - o) w h; a3 = 4 o, b3 = -2 o (h + w), c3 = (o - 1) w h. Worked by hand:
+# h = w = 10:
+#   r1 = (20 + sqrt(400 - 4 * 17.647059)) / 2 = (20 + sqrt(329.411765)) / 2 = (20 + 18.149704) / 2 = 19.074852
+#   r2 = (40 + sqrt(1600 - 16 * 30)) / 2 = (40 + sqrt(1120)) / 2 = (40 + 33.466401) / 2 = 36.733200
+#   r3 = (-28 + sqrt(784 - 4 * 2.8 * -30)) / 2 = (-28 + sqrt(1120)) / 2 = 5.466401 / 2 = 2.733200
+#   -> 2.733200 (the CornerNet paper's smallest root would be (40 - 33.466401) / 8 = 0.816700)
+# h = 20, w = 40:
+#   r1 = (60 + sqrt(3600 - 4 * 141.176471)) / 2 = (60 + sqrt(3035.294118)) / 2
+#      = (60 + 55.093503) / 2 = 57.546752
+#   r2 = (120 + sqrt(14400 - 16 * 240)) / 2 = (120 + sqrt(10560)) / 2 = (120 + 102.761861) / 2 = 111.380930
+#   r3 = (-84 + sqrt(7056 - 4 * 2.8 * -240)) / 2 = (-84 + sqrt(9744)) / 2 = (-84 + 98.711701) / 2 = 7.355851
+#   -> 7.355851
+# h = w = 11: r3 = (-30.8 + sqrt(948.64 + 406.56)) / 2 = (-30.8 + 36.813041) / 2 = 3.006521
+@pytest.mark.parametrize(
+    "h, w, expected",
+    [(10, 10, 2.733200), (20, 40, 7.355851), (40, 20, 7.355851), (11, 11, 3.006521)],
+)
+def test_gaussian_radius_is_the_originals(h: int, w: int, expected: float) -> None:
+    assert gaussian_radius((h, w)) == pytest.approx(expected, abs=1e-6)
+
+
+def _gauss(dx: int, dy: int, radius: int) -> float:
+    """The original's umich gaussian at an offset from its peak: sigma (2r + 1) / 6, 0 outside the window."""
+    if abs(dx) > radius or abs(dy) > radius:
+        return 0.0
+    sigma = (2 * radius + 1) / 6
+    return math.exp(-(dx * dx + dy * dy) / (2 * sigma * sigma))
+
+
+IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # boxes/keypoints given in output-map pixels
+
+
+def test_center_and_joint_windows_of_a_10x10_box() -> None:
+    """Box 10 x 10 -> radius int(2.7332) = 2 (truncated, not rounded), sigma 5/6 for the center and,
+    as the original's hp_radius, for every joint of the person too."""
+    codec = PoseTargetCodec(output_size=64)
+    kps = np.zeros((1, NUM_KEYPOINTS, 3), np.float32)
+    kps[0, 0] = (22.7, 33.2, 2)  # -> integer joint (22, 33)
+    t = codec.encode(np.array([[20.0, 30.0, 30.0, 40.0]], np.float32), kps, IDENTITY)
+    # exp(-d^2 / (2 (5/6)^2)) = exp(-0.72 d^2): d^2 = 1 -> 0.486752, 2 -> 0.236928, 4 -> 0.056135,
+    # 5 -> 0.027324, 8 -> 0.003151; offset 3 lies outside the window.
+    hand = {(0, 0): 1.0, (1, 0): 0.486752, (1, 1): 0.236928, (2, 0): 0.056135, (2, 1): 0.027324}
+    hand |= {(2, 2): 0.003151, (3, 0): 0.0, (0, 3): 0.0}
+    for (dx, dy), value in hand.items():
+        assert t["hm"][0, 35 + dy, 25 + dx] == pytest.approx(value, abs=1e-6), (dx, dy)
+        assert t["hm"][0, 35 - dy, 25 - dx] == pytest.approx(value, abs=1e-6), (dx, dy)
+        assert t["hm_hp"][0, 33 + dy, 22 + dx] == pytest.approx(value, abs=1e-6), (dx, dy)
+    expected = np.zeros((64, 64))
+    for dy in range(-3, 4):
+        for dx in range(-3, 4):
+            expected[35 + dy, 25 + dx] = _gauss(dx, dy, 2)
+    np.testing.assert_allclose(t["hm"][0], expected, atol=1e-6)
+    assert np.count_nonzero(t["hm_hp"][0]) == 25 and np.count_nonzero(t["hm_hp"][1:]) == 0
+
+
+def test_center_window_of_a_20x40_box_and_ceil_of_the_size() -> None:
+    codec = PoseTargetCodec(output_size=64)
+    kps = np.zeros((1, NUM_KEYPOINTS, 3), np.float32)
+    kps[0, 5] = (30.0, 20.0, 1)
+    t = codec.encode(np.array([[10.0, 10.0, 50.0, 30.0]], np.float32), kps, IDENTITY)
+    # radius int(7.355851) = 7, sigma 15/6 = 2.5: exp(-d^2 / 12.5): d = 1 -> 0.923116,
+    # d = 7 -> exp(-3.92) = 0.019841, (5, 5) -> exp(-4) = 0.018316, (7, 7) -> exp(-7.84) = 0.000394.
+    hand = {(1, 0): 0.923116, (7, 0): 0.019841, (0, 7): 0.019841, (5, 5): 0.018316, (7, 7): 0.000394}
+    hand |= {(8, 0): 0.0, (0, 8): 0.0}
+    for (dx, dy), value in hand.items():
+        assert t["hm"][0, 20 + dy, 30 + dx] == pytest.approx(value, abs=1e-6), (dx, dy)
+    assert np.count_nonzero(t["hm"][0]) == 15 * 15
+    # A 10.5 x 10.5 box: the original rounds the size up first, radius(11, 11) = 3.0065 -> 3
+    # (radius(10.5, 10.5) = 2.87 would give 2): offset 3 is inside the window,
+    # exp(-9 / (2 (7/6)^2)) = exp(-3.306122) = 0.036658. Its center 25.25 truncates to 25.
+    t = codec.encode(np.array([[20.0, 30.0, 30.5, 40.5]], np.float32), kps, IDENTITY)
+    assert t["hm"][0, 35, 25] == 1.0 and t["hm"][0, 35, 28] == pytest.approx(0.036658, abs=1e-6)
+    assert t["hm"][0, 35, 29] == 0.0
+    np.testing.assert_allclose(t["reg"][0], (0.25, 0.25), atol=1e-6)
 
 
 def test_umich_gaussian_values_and_border_clipping() -> None:
@@ -96,6 +163,24 @@ def test_person_without_keypoints_and_max_objects() -> None:
     assert t["reg_mask"].shape == (32,) and t["reg_mask"].sum() == 32
 
 
+def _original_radius(h: float, w: float) -> int:
+    """multi_pose.py: `max(0, int(gaussian_radius((math.ceil(h), math.ceil(w)))))`, with the formula
+    of the hand-worked cases above written out again (independent of centerpose_core)."""
+    h, w = math.ceil(h), math.ceil(w)
+    r1 = ((h + w) + math.sqrt((h + w) ** 2 - 4 * w * h * 0.3 / 1.7)) / 2
+    r2 = (2 * (h + w) + math.sqrt(4 * (h + w) ** 2 - 16 * 0.3 * w * h)) / 2
+    r3 = (-1.4 * (h + w) + math.sqrt(1.96 * (h + w) ** 2 + 4 * 2.8 * 0.3 * w * h)) / 2
+    return max(0, int(min(r1, r2, r3)))
+
+
+def _splat(heatmap: np.ndarray, center, radius: int) -> None:
+    """Element-wise max of the original's gaussian window around an integer center, clipped at the border."""
+    cx, cy = center
+    for y in range(max(0, cy - radius), min(heatmap.shape[0], cy + radius + 1)):
+        for x in range(max(0, cx - radius), min(heatmap.shape[1], cx + radius + 1)):
+            heatmap[y, x] = max(heatmap[y, x], _gauss(x - cx, y - cy, radius))
+
+
 def _coco_mini(shared_data):
     root = shared_data / "coco_mini"
     return root / "annotations" / "person_keypoints_mini.json", root / "images"
@@ -109,7 +194,8 @@ def test_targets_on_coco_mini_match_independent_geometry(shared_data) -> None:
     checked = 0
     for index, record in enumerate(ds.records):
         info = next(i for i in data["images"] if i["id"] == record.image_id)
-        anns = [a for a in data["annotations"] if a["image_id"] == record.image_id and not a["iscrowd"]]
+        # Every annotation of the image (crowd too), in json order, as the original.
+        anns = [a for a in data["annotations"] if a["image_id"] == record.image_id]
         sample = ds[index]
         k = out / max(info["height"], info["width"])  # validation warp: scale, center -> map center
         cx, cy = info["width"] / 2, info["height"] / 2
@@ -118,12 +204,16 @@ def test_targets_on_coco_mini_match_independent_geometry(shared_data) -> None:
             return (x - cx) * k + out / 2, (y - cy) * k + out / 2
 
         centers = set()
+        hm = np.zeros((out, out))
+        hm_hp = np.zeros((NUM_KEYPOINTS, out, out))
         for slot, ann in enumerate(anns[:32]):
             x, y, w, h = ann["bbox"]
             x1, y1 = (np.clip(v, 0, out - 1) for v in to_map(x, y))
             x2, y2 = (np.clip(v, 0, out - 1) for v in to_map(x + w, y + h))
             ct = np.array([(x1 + x2) / 2, (y1 + y2) / 2])
             ct_int = ct.astype(int)
+            radius = _original_radius(y2 - y1, x2 - x1)
+            _splat(hm, ct_int, radius)
             centers.add((ct_int[1], ct_int[0]))
             assert sample["hm"][0, ct_int[1], ct_int[0]] == 1.0
             assert sample["ind"][slot] == ct_int[1] * out + ct_int[0]
@@ -141,11 +231,15 @@ def test_targets_on_coco_mini_match_independent_geometry(shared_data) -> None:
                     np.testing.assert_allclose(got, (mx, my), atol=1e-3)
                     assert sample["hp_ind"][slot * 17 + j] == int(my) * out + int(mx)
                     assert sample["hm_hp"][j, int(my), int(mx)] == 1.0
+                    _splat(hm_hp[j], (int(mx), int(my)), radius)  # hp_radius = the box's radius
             checked += 1
+        # Whole heatmaps as the original draws them (max of the gaussians), not only their peaks.
+        np.testing.assert_allclose(sample["hm"][0], hm, atol=1e-6)
+        np.testing.assert_allclose(sample["hm_hp"], hm_hp, atol=1e-6)
         peaks = {tuple(p) for p in np.argwhere(sample["hm"][0] == 1.0)}
         assert peaks == centers  # exactly one peak of 1 per annotated person, nowhere else
         assert sample["input"].shape == (3, 512, 512) and sample["hm_hp"].shape == (17, 128, 128)
-    assert checked == sum(1 for a in data["annotations"] if not a["iscrowd"])
+    assert checked == len(data["annotations"])
 
 
 def test_flip_swaps_left_right_joint_channels(shared_data) -> None:
@@ -176,3 +270,34 @@ def test_flip_swaps_left_right_joint_channels(shared_data) -> None:
         np.testing.assert_allclose(
             flipped["input"][:, :, ::-1][:, :, :-1], plain["input"][:, :, 1:], atol=1e-4
         )
+
+
+def test_crowd_annotation_takes_a_slot_like_the_original(easy_set, tmp_path) -> None:
+    """multi_pose.py encodes every annotation of the image in json order, crowd regions included:
+    the crowd gets slot 0, a center peak of 1 and its box/center index, but reg_mask 0 (no
+    keypoints); the person after it moves to slot 1. A crowd-only image stays in the train split."""
+    ann_file, images = easy_set
+    data = json.loads(ann_file.read_text())
+    crowd = {"id": 900, "image_id": 1, "category_id": 1, "iscrowd": 1, "bbox": [0.0, 0.0, 16.0, 8.0]}
+    crowd |= {"area": 128.0, "num_keypoints": 0, "keypoints": [0] * 51}
+    no_keypoints_field = {k: v for k, v in crowd.items() if k != "keypoints"} | {"id": 901, "image_id": 2}
+    data["annotations"] = [crowd, *data["annotations"], no_keypoints_field]
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] != 2 or a["iscrowd"]]
+    path = tmp_path / "crowd.json"
+    path.write_text(json.dumps(data))
+    ds = CocoKeypointDataset(path, images, input_size=64, train=False)
+    sample = ds[0]
+    person = next(a for a in data["annotations"] if a["image_id"] == 1 and not a["iscrowd"])
+    # Validation warp of a 64 x 64 image to a 16 x 16 map: x / 4. Crowd box (0, 0)-(4, 2): center (2, 1).
+    assert sample["reg_mask"][0] == 0 and sample["ind"][0] == 1 * 16 + 2 and sample["hm"][0, 1, 2] == 1.0
+    np.testing.assert_allclose(sample["wh"][0], (4, 2))
+    assert sample["hps_mask"][0].sum() == 0 and sample["hp_mask"][:17].sum() == 0
+    x, y, w, h = person["bbox"]
+    x1, y1, x2, y2 = np.clip(np.array([x, y, x + w, y + h]) / 4, 0, 15)  # clipped to the map as the original
+    ct = np.array([(x1 + x2) / 2, (y1 + y2) / 2])
+    assert sample["reg_mask"][1] == 1 and sample["ind"][1] == int(ct[1]) * 16 + int(ct[0])
+    # Image 2 has only the crowd region (given without a `keypoints` field): kept for training.
+    train = CocoKeypointDataset(path, images, input_size=64, train=True)
+    assert [r.image_id for r in train.records] == [1, 2, 3, 4]
+    crowd_only = train.make_sample(1, geometry=Geometry(np.float32([32, 32]), 64.0, 0.0, False))
+    assert crowd_only["reg_mask"].sum() == 0 and crowd_only["hm"].max() == 1.0
