@@ -54,7 +54,7 @@ $(MSG_STAMP): $(MSG_SOURCES) $(ROS_STAMP)
 	cmake --build $(MSG_BUILD) -j2 -- --no-print-directory > $(MSG_BUILD)/build.log || (cat $(MSG_BUILD)/build.log; exit 1)
 	cmake --install $(MSG_BUILD) > $(MSG_BUILD)/install.log
 	cp $(MSG_BUILD)/install_manifest.txt $(MSG_MANIFEST)
-	$(PY) -c 'from centerpose_msgs.msg import Keypoint2D, PersonPose, PersonPoseArray'
+	$(PY) -c 'from centerpose_msgs.msg import Keypoint2D, PersonPose, PersonPoseArray, Keypoint3D, PersonPose3D, PersonPose3DArray'
 	touch $@
 
 # colcon (PyPI) for tests/ros/test_colcon_build.py, which builds both packages as the README says.
