@@ -62,11 +62,15 @@ def get_affine_transform(
 
 
 def apply_affine(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Apply a 2x3 affine matrix to points of shape (..., 2); returns float32 of the same shape."""
+    """Apply a 2x3 affine matrix to points of shape (..., 2); returns float32 of the same shape.
+
+    As CenterNet's `affine_transform`: float32 points times the float64 matrix in float64, then
+    rounded to float32 (bit-identical to the original, so training targets land on the same pixels).
+    """
     pts = np.asarray(points, dtype=np.float32)
     flat = pts.reshape(-1, 2)
     homogeneous = np.concatenate([flat, np.ones((flat.shape[0], 1), np.float32)], axis=1)
-    out = homogeneous @ np.asarray(matrix, dtype=np.float64).T.astype(np.float32)
+    out = homogeneous.astype(np.float64) @ np.asarray(matrix, dtype=np.float64).T
     return out.reshape(pts.shape).astype(np.float32)
 
 
