@@ -31,6 +31,7 @@ setup(
     install_requires=[
         "numpy",
         "opencv-python-headless",
+        "scipy",
         "torch>=2.0",
         "torchvision",
         "pyyaml",

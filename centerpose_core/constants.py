@@ -98,3 +98,10 @@ DEFAULT_TOP_K = 100
 KEYPOINT_SNAP_THRESHOLD = 0.1
 # ...and lie closer than this fraction of the person box's longer side (CenterNet's 0.3).
 KEYPOINT_SNAP_MAX_DISTANCE = 0.3
+
+# Per-keypoint standard deviations of COCO's object keypoint similarity (OKS), as pycocotools'
+# COCOeval: how far annotators scatter each joint, relative to the person's scale.
+KEYPOINT_OKS_SIGMAS = np.array(
+    [0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107, 0.107, 0.087, 0.087]
+    + [0.089, 0.089]
+)

@@ -1,0 +1,257 @@
+"""PoseTracker: ByteTrack-style multi-person tracking that also compares poses.
+
+Per frame (`update`): age out tracks unseen for longer than the lost timeout, predict every
+track to the frame's stamp (constant-velocity Kalman filter over the box, keypoints carried
+along relative to it), then match in ByteTrack's order:
+
+1. high-score detections against confirmed tracks (tracked and lost);
+2. low-score detections against the confirmed tracks still unmatched that were tracked in the
+   previous frame (an occluded person scores low but is still there);
+3. the remaining high-score detections against tentative tracks.
+
+Unmatched high-score detections start tentative tracks. A tentative track gets an id after
+`confirm_hits` detections in a row and is dropped at its first miss; a confirmed track that
+misses is lost, and removed once unseen for longer than `lost_timeout_s`. Ids come from a
+counter that only grows, so an id never names two persons, even across `reset()`.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from centerpose_core.constants import NUM_KEYPOINTS
+from centerpose_core.tracking import kalman
+from centerpose_core.tracking.association import match, pose_similarity
+from centerpose_core.tracking.config import TrackerConfig
+from centerpose_core.types import Person
+
+
+class TrackState(enum.Enum):
+    TENTATIVE = "tentative"  # seen, not yet confirmed: id -1
+    TRACKED = "tracked"  # confirmed and matched in the last processed frame
+    LOST = "lost"  # confirmed, unmatched since `last_seen`; kept until the lost timeout
+
+
+@dataclass(frozen=True)
+class TrackInfo:
+    """A read-only view of one live track (for drawing, debugging and tests)."""
+
+    id: int
+    state: TrackState
+    box: np.ndarray  # (4,) Kalman estimate at the last processed stamp
+    hits: int
+    last_seen: float
+
+
+@dataclass
+class _Track:
+    id: int
+    state: TrackState
+    hits: int
+    last_seen: float
+    # (K, 3): x, y relative to the filtered box centre in box heights, and the joint's score.
+    keypoints: np.ndarray
+
+
+class PoseTracker:
+    """Assigns track ids to the persons of consecutive frames of one camera.
+
+    Not thread-safe; one tracker per camera. `update` validates its whole input before changing
+    any state, so a frame it rejects leaves the tracker as it was.
+    """
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self._next_id = 1
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all tracks and the last stamp (e.g. after a time jump); ids are not reused."""
+        self._tracks: list[_Track] = []
+        self._means = np.zeros((0, kalman.STATE_DIM))
+        self._covariances = np.zeros((0, kalman.STATE_DIM, kalman.STATE_DIM))
+        self._last_stamp: float | None = None
+
+    @property
+    def tracks(self) -> tuple[TrackInfo, ...]:
+        boxes = kalman.state_to_box(self._means)
+        return tuple(
+            TrackInfo(t.id, t.state, boxes[i], t.hits, t.last_seen) for i, t in enumerate(self._tracks)
+        )
+
+    def update(self, persons: Sequence[Person], stamp_s: float) -> list[Person]:
+        """The same persons, in the same order, with `id` set; -1 where no confirmed track matched.
+
+        stamp_s: the frame's time in seconds, not earlier than the previous frame's (equal is
+            allowed: no time passes). Raises ValueError on a bad stamp or person.
+        """
+        boxes, keypoints, scores = _as_arrays(persons)
+        stamp = self._checked_stamp(stamp_s)
+        cfg = self.config
+        dt = 0.0 if self._last_stamp is None else stamp - self._last_stamp
+        self._last_stamp = stamp
+
+        self._keep([stamp - t.last_seen <= cfg.lost_timeout_s for t in self._tracks])
+        if self._tracks and dt > 0.0:
+            self._means, self._covariances = kalman.predict(self._means, self._covariances, dt)
+        track_boxes = kalman.state_to_box(self._means)
+        similarity = pose_similarity(track_boxes, self._predicted_keypoints(), boxes, keypoints, cfg)
+
+        states = [t.state for t in self._tracks]
+        confirmed = np.array([i for i, s in enumerate(states) if s is not TrackState.TENTATIVE], np.intp)
+        tentative = np.array([i for i, s in enumerate(states) if s is TrackState.TENTATIVE], np.intp)
+        high = np.flatnonzero(scores >= cfg.high_score_threshold)
+        low = np.flatnonzero((scores >= cfg.low_score_threshold) & (scores < cfg.high_score_threshold))
+
+        track_of_det = np.full(len(persons), -1, np.intp)
+        rows, cols = match(similarity[np.ix_(confirmed, high)], cfg.match_threshold)
+        track_of_det[high[cols]] = confirmed[rows]
+        unmatched = np.setdiff1d(confirmed, confirmed[rows])
+        still_tracked = np.array([i for i in unmatched if states[i] is TrackState.TRACKED], np.intp)
+        rows, cols = match(similarity[np.ix_(still_tracked, low)], cfg.low_match_threshold)
+        track_of_det[low[cols]] = still_tracked[rows]
+        free_high = high[track_of_det[high] < 0]
+        rows, cols = match(similarity[np.ix_(tentative, free_high)], cfg.match_threshold)
+        track_of_det[free_high[cols]] = tentative[rows]
+
+        ids = self._correct(track_of_det, boxes, keypoints, stamp)
+        new = high[track_of_det[high] < 0]
+        for det, track_id in zip(new, self._start_tracks(new, boxes, keypoints, stamp)):
+            ids[det] = track_id
+        return [
+            Person(score=p.score, bbox=p.bbox, keypoints=p.keypoints, id=track_id)
+            for p, track_id in zip(persons, ids)
+        ]
+
+    # --- steps of update -------------------------------------------------------------------
+
+    def _checked_stamp(self, stamp_s: float) -> float:
+        if isinstance(stamp_s, bool) or not isinstance(stamp_s, (int, float, np.floating, np.integer)):
+            raise ValueError(f"tracking stamp must be a number of seconds, got {stamp_s!r}")
+        stamp = float(stamp_s)
+        if not math.isfinite(stamp):
+            raise ValueError(f"tracking stamp must be finite, got {stamp}")
+        if self._last_stamp is not None and stamp < self._last_stamp:
+            raise ValueError(
+                f"tracking stamp {stamp:.6f} s is earlier than the previous frame's "
+                f"{self._last_stamp:.6f} s; call reset() after a time jump"
+            )
+        return stamp
+
+    def _keep(self, keep: list[bool]) -> None:
+        if all(keep):
+            return
+        mask = np.array(keep, dtype=bool)
+        self._tracks = [t for t, k in zip(self._tracks, keep) if k]
+        self._means = self._means[mask]
+        self._covariances = self._covariances[mask]
+
+    def _predicted_keypoints(self) -> np.ndarray:
+        """(T, K, 3) keypoints moved and scaled with each track's predicted box."""
+        if not self._tracks:
+            return np.zeros((0, NUM_KEYPOINTS, 3))
+        relative = np.stack([t.keypoints for t in self._tracks])
+        predicted = relative.copy()
+        height = np.maximum(self._means[:, 3], kalman.MIN_SIZE)
+        predicted[:, :, :2] = relative[:, :, :2] * height[:, None, None] + self._means[:, None, :2]
+        return predicted
+
+    def _remember_keypoints(self, track_rows: np.ndarray, keypoints: np.ndarray) -> None:
+        height = np.maximum(self._means[track_rows, 3], kalman.MIN_SIZE)
+        relative = keypoints.copy()
+        relative[:, :, :2] = (keypoints[:, :, :2] - self._means[track_rows, None, :2]) / height[:, None, None]
+        for row, kps in zip(track_rows, relative):
+            self._tracks[row].keypoints = kps
+
+    def _correct(
+        self, track_of_det: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray, stamp: float
+    ) -> list[int]:
+        """Kalman-update matched tracks, advance everyone's life cycle; returns each detection's id."""
+        dets = np.flatnonzero(track_of_det >= 0)
+        rows = track_of_det[dets]
+        if len(rows):
+            means, covariances = kalman.update(
+                self._means[rows], self._covariances[rows], kalman.box_to_measurement(boxes[dets])
+            )
+            self._means[rows], self._covariances[rows] = means, covariances
+            self._remember_keypoints(rows, keypoints[dets])
+        matched = np.zeros(len(self._tracks), dtype=bool)
+        matched[rows] = True
+        keep = []
+        for track, hit in zip(self._tracks, matched):
+            if hit:
+                track.hits += 1
+                track.last_seen = stamp
+                if track.state is TrackState.TENTATIVE and track.hits >= self.config.confirm_hits:
+                    track.id = self._take_id()
+                if track.id >= 0:
+                    track.state = TrackState.TRACKED
+            elif track.state is TrackState.TRACKED:
+                track.state = TrackState.LOST
+            keep.append(hit or track.state is not TrackState.TENTATIVE)
+        ids = [self._tracks[t].id if t >= 0 else -1 for t in track_of_det]
+        self._keep(keep)  # drops tentative tracks that missed: indices change only now
+        return ids
+
+    def _start_tracks(
+        self, dets: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray, stamp: float
+    ) -> list[int]:
+        """New tracks for unmatched high-score detections; returns their ids (-1: tentative)."""
+        if not len(dets):
+            return []
+        means, covariances = kalman.initiate(kalman.box_to_measurement(boxes[dets]))
+        first = len(self._tracks)
+        self._means = np.concatenate([self._means, means])
+        self._covariances = np.concatenate([self._covariances, covariances])
+        for _ in dets:
+            confirmed = self.config.confirm_hits <= 1
+            self._tracks.append(
+                _Track(
+                    id=self._take_id() if confirmed else -1,
+                    state=TrackState.TRACKED if confirmed else TrackState.TENTATIVE,
+                    hits=1,
+                    last_seen=stamp,
+                    keypoints=np.zeros((NUM_KEYPOINTS, 3)),
+                )
+            )
+        self._remember_keypoints(np.arange(first, len(self._tracks)), keypoints[dets])
+        return [t.id for t in self._tracks[first:]]
+
+    def _take_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+
+def _as_arrays(persons: Sequence[Person]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boxes (M, 4) with ordered corners, keypoints (M, K, 3), scores (M,); ValueError names a bad person.
+
+    Corners are sorted per axis (an untrained network can regress negative sizes); the
+    persons themselves are returned unchanged by the tracker.
+    """
+    for i, person in enumerate(persons):
+        bbox, kps = np.shape(person.bbox), np.shape(person.keypoints)
+        if bbox != (4,) or kps != (NUM_KEYPOINTS, 3):
+            raise ValueError(
+                f"tracking persons[{i}]: bbox must have shape (4,) and keypoints ({NUM_KEYPOINTS}, 3), "
+                f"got {bbox} and {kps}"
+            )
+    m = len(persons)
+    boxes = np.array([p.bbox for p in persons], dtype=np.float64).reshape(m, 4)
+    keypoints = np.array([p.keypoints for p in persons], dtype=np.float64).reshape(m, NUM_KEYPOINTS, 3)
+    scores = np.array([p.score for p in persons], dtype=np.float64).reshape(m)
+    finite = np.isfinite(boxes).all(axis=1) & np.isfinite(keypoints).all(axis=(1, 2)) & np.isfinite(scores)
+    if not finite.all():
+        i = int(np.flatnonzero(~finite)[0])
+        raise ValueError(
+            f"tracking persons[{i}] has a non-finite score, box or keypoint "
+            f"(score {scores[i]}, bbox {boxes[i].tolist()})"
+        )
+    boxes = np.concatenate(
+        [np.minimum(boxes[:, :2], boxes[:, 2:]), np.maximum(boxes[:, :2], boxes[:, 2:])], 1
+    )
+    return boxes, keypoints, scores
