@@ -15,7 +15,7 @@ from centerpose_core.errors import UserError
 
 __all__ = ["UserError", "build_parser", "main"]
 
-COMMAND_MODULES = ("predict", "bench", "export", "targets", "eval")
+COMMAND_MODULES = ("predict", "bench", "export", "targets", "eval", "track")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import colorsys
 from collections.abc import Sequence
 
 import cv2
@@ -20,29 +21,46 @@ def _side(joint: int) -> tuple[int, int, int]:
     return _LEFT if FLIP_PERMUTATION[joint] > joint else _RIGHT
 
 
+_UNTRACKED = (160, 160, 160)
+
+
+def id_colour(track_id: int) -> tuple[int, int, int]:
+    """A stable, well-separated BGR colour per track id (golden-ratio hue steps); grey for -1."""
+    if track_id < 0:
+        return _UNTRACKED
+    r, g, b = colorsys.hsv_to_rgb((track_id * 0.618033988749895) % 1.0, 0.85, 1.0)
+    return int(b * 255), int(g * 255), int(r * 255)
+
+
 def draw_persons(
     image_bgr: np.ndarray,
     persons: Sequence[Person],
     keypoint_threshold: float = 0.0,
     copy: bool = True,
+    colour_by_id: bool = False,
 ) -> np.ndarray:
     """Return `image_bgr` with each person's box, score and skeleton drawn.
 
     Joints whose score is at or below `keypoint_threshold` and the edges touching them are
     skipped (with the default 0, only keypoints snapped to a joint-heatmap peak are drawn).
+    `colour_by_id` draws each person in its track id's colour (`id_colour`), labelled `#id`.
     """
     canvas = image_bgr.copy() if copy else image_bgr
     thickness = max(1, round(max(canvas.shape[:2]) / 400))
     for person in persons:
+        box_colour = id_colour(person.id) if colour_by_id else (0, 255, 255)
+        label = f"{person.score:.2f}"
+        if colour_by_id and person.id >= 0:
+            label = f"#{person.id} {label}"
         x1, y1, x2, y2 = (int(round(float(v))) for v in person.bbox)
-        cv2.rectangle(canvas, (x1, y1), (x2, y2), (0, 255, 255), thickness)
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), box_colour, thickness)
         cv2.putText(
             canvas,
-            f"{person.score:.2f}",
+            label,
             (x1, max(0, y1 - 4)),
             cv2.FONT_HERSHEY_SIMPLEX,
             0.4 * thickness,
-            (0, 255, 255),
+            box_colour,
             thickness,
             cv2.LINE_AA,
         )
@@ -52,7 +70,7 @@ def draw_persons(
             if visible[a] and visible[b]:
                 pa = (int(round(float(kps[a, 0]))), int(round(float(kps[a, 1]))))
                 pb = (int(round(float(kps[b, 0]))), int(round(float(kps[b, 1]))))
-                cv2.line(canvas, pa, pb, _side(b), thickness + 1, cv2.LINE_AA)
+                cv2.line(canvas, pa, pb, box_colour if colour_by_id else _side(b), thickness + 1, cv2.LINE_AA)
         for j in np.flatnonzero(visible):
             center = (int(round(float(kps[j, 0]))), int(round(float(kps[j, 1]))))
             cv2.circle(canvas, center, thickness + 2, _side(int(j)), -1, cv2.LINE_AA)

@@ -1,0 +1,420 @@
+"""Tracking benchmark with ground truth: simulated walkers, a simulated detector, motmetrics scores.
+
+    .venv/bin/python benchmarks/bench_tracking.py [--sequences 40] [--seed 0]   # ~1 min on 2 cores
+
+Scenes are synthetic people (the stick-figure poses of `centerpose_core.data.synthetic`, each
+walker with its own posture, animated by a gait between two random poses) walking through a
+960x540 view with perspective (nearer people stand lower and are taller). Known ids come from the
+simulation. A detector model turns each frame into `Person` lists the way a pose network fails:
+persons hidden behind nearer ones lose keypoints, score lower and are missed more often; hidden
+joints get low scores or snap to the occluder's joint (CenterNet snaps a keypoint to the nearest
+joint-heatmap peak inside the box); boxes and keypoints are noisy; false positives appear; in
+`mixed`, frames are dropped (the tracker sees a stamp gap). Everything is drawn from a seeded RNG.
+
+Scenarios: `crossing` (pairs at nearly the same depth walking through each other: boxes
+overlap heavily while postures differ), `occlusion` (walkers passing behind standing people,
+overtaking), `leave_reenter` (walkers leave the view and come back 0.3-1.6 s later at the
+same edge), `mixed` (everything, 5-8 people, 5% dropped frames).
+
+Trackers: ours (`PoseTracker`, default config), the same with `keypoint_weight=0` (boxes only),
+and a plain frame-to-frame greedy IoU matcher. Scored with motmetrics (boxes clipped to the
+view, IoU >= 0.5 to count as a match, as the MOT challenge); ground truth is every walker
+with at least 20% of its joints visible. Also prints the per-frame cost of `update` at 20 people.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from centerpose_core.constants import NUM_KEYPOINTS  # noqa: E402
+from centerpose_core.data.synthetic import random_pose  # noqa: E402
+from centerpose_core.tracking import PoseTracker, TrackerConfig  # noqa: E402
+from centerpose_core.tracking.similarity import box_iou  # noqa: E402
+from centerpose_core.types import Person  # noqa: E402
+
+WIDTH, HEIGHT = 960, 540
+FPS = 25.0
+DURATION_S = 6.0
+MIN_VISIBLE = 0.2  # a walker with fewer visible joints is neither in the ground truth nor detected
+
+
+# --- scene simulation -----------------------------------------------------------------------
+
+
+@dataclass
+class Walker:
+    """One simulated person: hip positions per frame and an animated posture."""
+
+    hips: np.ndarray  # (T, 2) pixels, between the hips
+    height: np.ndarray  # (T,) pixels
+    pose_a: np.ndarray  # (17, 2) figure-height units
+    pose_b: np.ndarray
+    gait_hz: float
+    phase: float
+
+    def keypoints(self, t: int) -> np.ndarray:
+        mix = 0.5 + 0.5 * np.sin(2 * np.pi * self.gait_hz * t / FPS + self.phase)
+        pose = self.pose_a + (self.pose_b - self.pose_a) * mix
+        return self.hips[t] + pose * self.height[t]
+
+
+def _height_at(foot_y: np.ndarray) -> np.ndarray:
+    """Perspective: people standing lower in the image are nearer and taller."""
+    return 0.5 * foot_y
+
+
+def _walker(rng: np.random.Generator, xs: np.ndarray, foot_y: np.ndarray) -> Walker:
+    height = _height_at(foot_y) * rng.uniform(0.92, 1.08)
+    hips = np.stack([xs, foot_y - 0.42 * height], axis=1)
+    return Walker(
+        hips=hips,
+        height=height,
+        pose_a=random_pose(rng, 0.7),
+        pose_b=random_pose(rng, 0.7),
+        gait_hz=rng.uniform(0.7, 1.2),
+        phase=rng.uniform(0, 2 * np.pi),
+    )
+
+
+def _speed_noise(rng: np.random.Generator, frames: int, scale: float) -> np.ndarray:
+    """Smoothly varying speed changes (an Ornstein-Uhlenbeck process), in pixels per second."""
+    out = np.zeros(frames)
+    for t in range(1, frames):
+        out[t] = 0.95 * out[t - 1] + rng.normal(0, scale * 0.3)
+    return out
+
+
+def _path(rng: np.random.Generator, frames: int, x_at: float, t_at: int, speed: float) -> np.ndarray:
+    """x per frame through `x_at` at frame `t_at` with signed `speed` (px/s) plus speed noise."""
+    velocity = speed + _speed_noise(rng, frames, 0.15 * abs(speed))
+    steps = velocity / FPS
+    xs = np.concatenate([[0.0], np.cumsum(steps[1:])])
+    return xs - xs[t_at] + x_at
+
+
+def scene_crossing(rng: np.random.Generator, frames: int) -> list[Walker]:
+    walkers = []
+    for _ in range(int(rng.integers(1, 3))):
+        foot = rng.uniform(330, 530)
+        t_cross = int(rng.uniform(0.35, 0.65) * frames)
+        x_cross = rng.uniform(0.3, 0.7) * WIDTH
+        for direction in (1.0, -1.0):
+            speed = direction * rng.uniform(0.5, 0.9) * _height_at(foot)
+            foot_y = np.full(frames, foot + rng.uniform(-0.06, 0.06) * _height_at(foot))
+            walkers.append(_walker(rng, _path(rng, frames, x_cross, t_cross, speed), foot_y))
+    return walkers
+
+
+def scene_occlusion(rng: np.random.Generator, frames: int) -> list[Walker]:
+    walkers = []
+    for _ in range(int(rng.integers(1, 3))):  # people standing in front, swaying slightly
+        foot = rng.uniform(430, 530)
+        xs = rng.uniform(0.25, 0.75) * WIDTH + 8 * np.sin(np.arange(frames) / FPS * rng.uniform(0.5, 1.5))
+        walkers.append(_walker(rng, xs, np.full(frames, foot)))
+    for _ in range(int(rng.integers(1, 3))):  # walkers passing behind them
+        foot = rng.uniform(330, 420)
+        direction = rng.choice([-1.0, 1.0])
+        speed = direction * rng.uniform(0.4, 0.8) * _height_at(foot)
+        x_mid = walkers[int(rng.integers(len(walkers)))].hips[frames // 2, 0]
+        xs = _path(rng, frames, x_mid, int(rng.uniform(0.35, 0.65) * frames), speed)
+        walkers.append(_walker(rng, xs, np.full(frames, foot)))
+    foot = rng.uniform(350, 500)  # one overtaking another in the same direction
+    direction = rng.choice([-1.0, 1.0])
+    start = 0.1 * WIDTH if direction > 0 else 0.9 * WIDTH
+    for speed, depth in ((0.35, 0.0), (0.8, -25.0)):
+        xs = _path(rng, frames, start, 0, direction * speed * _height_at(foot))
+        walkers.append(_walker(rng, xs, np.full(frames, foot + depth)))
+    return walkers
+
+
+def scene_leave_reenter(rng: np.random.Generator, frames: int) -> list[Walker]:
+    walkers = []
+    for _ in range(int(rng.integers(2, 4))):
+        foot = rng.uniform(330, 530)
+        height = _height_at(foot)
+        speed = rng.uniform(0.6, 1.0) * height
+        gap_s = rng.uniform(0.3, 1.6)  # time fully outside the view
+        exit_right = rng.random() < 0.5
+        t_out = int(rng.uniform(0.2, 0.45) * frames)
+        # Walk out, turn around out of view (half the gap each way), walk back in.
+        t = np.arange(frames) / FPS
+        turn = t_out / FPS + gap_s / 2
+        offset = speed * (turn - np.abs(t - turn))  # rises to the turn, then falls back
+        edge = WIDTH + 0.4 * height if exit_right else -0.4 * height
+        sign = 1.0 if exit_right else -1.0
+        xs = edge + sign * (offset - speed * (t_out / FPS)) + np.cumsum(_speed_noise(rng, frames, 4.0)) / FPS
+        walkers.append(_walker(rng, xs, np.full(frames, foot)))
+    return walkers
+
+
+def scene_mixed(rng: np.random.Generator, frames: int) -> list[Walker]:
+    walkers = []
+    for _ in range(int(rng.integers(5, 9))):
+        foot0 = rng.uniform(320, 530)
+        drift = rng.uniform(-20, 20)  # px/s towards or away from the camera
+        foot_y = np.clip(foot0 + drift * np.arange(frames) / FPS, 300, 560)
+        speed = rng.choice([-1.0, 1.0]) * rng.uniform(0.0, 0.9) * _height_at(foot0)
+        xs = _path(rng, frames, rng.uniform(0.0, 1.0) * WIDTH, int(rng.integers(frames)), speed)
+        walkers.append(_walker(rng, xs, foot_y))
+    return walkers
+
+
+SCENES = {
+    "crossing": scene_crossing,
+    "occlusion": scene_occlusion,
+    "leave_reenter": scene_leave_reenter,
+    "mixed": scene_mixed,
+}
+
+
+# --- a detector's view of the scene ---------------------------------------------------------
+
+
+def _box_of(points: np.ndarray, height: float) -> np.ndarray:
+    """A COCO-like full-body box around the joints (head top above the nose, some margin)."""
+    return np.array(
+        [
+            points[:, 0].min() - 0.06 * height,
+            points[:, 1].min() - 0.12 * height,
+            points[:, 0].max() + 0.06 * height,
+            points[:, 1].max() + 0.03 * height,
+        ]
+    )
+
+
+@dataclass
+class Frame:
+    stamp: float
+    gt_ids: list[int]
+    gt_boxes: np.ndarray  # (G, 4)
+    detections: list[Person]
+
+
+def _visibility(points: list[np.ndarray], boxes: list[np.ndarray], depth: np.ndarray) -> list[np.ndarray]:
+    """Per walker, which joints are in view and not behind a nearer walker's body."""
+    out = []
+    for i, pts in enumerate(points):
+        vis = (pts[:, 0] >= 0) & (pts[:, 0] < WIDTH) & (pts[:, 1] >= 0) & (pts[:, 1] < HEIGHT)
+        for j, box in enumerate(boxes):
+            if depth[j] > depth[i]:  # j is nearer: its body (box narrowed to the torso) hides i's joints
+                cx, half = (box[0] + box[2]) / 2, 0.3 * (box[2] - box[0])
+                inside = (np.abs(pts[:, 0] - cx) < half) & (pts[:, 1] > box[1]) & (pts[:, 1] < box[3])
+                vis &= ~inside
+        out.append(vis)
+    return out
+
+
+def detect(
+    rng: np.random.Generator, walkers: list[Walker], t: int, false_positive_rate: float
+) -> tuple[list[int], np.ndarray, list[Person]]:
+    """Ground truth (ids, boxes) and simulated detections for frame `t`."""
+    points = [w.keypoints(t) for w in walkers]
+    heights = [float(w.height[t]) for w in walkers]
+    boxes = [_box_of(p, h) for p, h in zip(points, heights)]
+    depth = np.array([w.hips[t, 1] + 0.42 * w.height[t] for w in walkers])  # foot line
+    visible = _visibility(points, boxes, depth)
+    gt_ids, gt_boxes, detections = [], [], []
+    for i, (pts, h, box, vis) in enumerate(zip(points, heights, boxes, visible)):
+        fraction = vis.mean()
+        if fraction < MIN_VISIBLE:
+            continue
+        gt_ids.append(i)
+        gt_boxes.append(box)
+        if rng.random() > 0.96 * min(1.0, (fraction - MIN_VISIBLE) / 0.5):
+            continue  # missed, more often the more is hidden
+        kps = np.zeros((NUM_KEYPOINTS, 3))
+        kps[:, :2] = pts + rng.normal(0, 0.015 * h, (NUM_KEYPOINTS, 2))
+        kps[:, 2] = np.where(
+            vis, rng.uniform(0.4, 0.95, NUM_KEYPOINTS), rng.uniform(0.0, 0.15, NUM_KEYPOINTS)
+        )
+        hidden = ~vis
+        kps[hidden, :2] = pts[hidden] + rng.normal(0, 0.08 * h, (int(hidden.sum()), 2))
+        for j in np.flatnonzero(hidden):  # a hidden joint may snap to the occluder's same joint
+            for k in np.flatnonzero(depth > depth[i]):
+                other = points[k][j]
+                inside = box[0] <= other[0] <= box[2] and box[1] <= other[1] <= box[3]
+                if inside and rng.random() < 0.5:
+                    kps[j] = (*(other + rng.normal(0, 0.015 * h, 2)), rng.uniform(0.1, 0.5))
+                    break
+        visible_box = _box_of(pts[vis], h)
+        blend = 0.5 * (1.0 - fraction)  # boxes of partly hidden people shrink towards what is seen
+        det_box = (1 - blend) * box + blend * visible_box + rng.normal(0, 0.03 * h * (2 - fraction), 4)
+        score = float(np.clip(0.35 + 0.55 * fraction + rng.normal(0, 0.08), 0.05, 0.99))
+        detections.append(
+            Person(score=score, bbox=det_box.astype(np.float32), keypoints=kps.astype(np.float32))
+        )
+    for _ in range(rng.poisson(false_positive_rate)):
+        h = rng.uniform(120, 260)
+        pts = random_pose(rng, 0.9) * h + (rng.uniform(0, WIDTH), rng.uniform(0.3, 0.8) * HEIGHT)
+        kps = np.concatenate([pts, rng.uniform(0.0, 0.4, (NUM_KEYPOINTS, 1))], axis=1)
+        detections.append(
+            Person(
+                score=float(rng.uniform(0.1, 0.6)),
+                bbox=_box_of(pts, h).astype(np.float32),
+                keypoints=kps.astype(np.float32),
+            )
+        )
+    rng.shuffle(detections)
+    detections.sort(key=lambda p: -p.score)
+    return gt_ids, np.array(gt_boxes).reshape(-1, 4), detections
+
+
+def simulate(scene: str, seed: int) -> list[Frame]:
+    rng = np.random.default_rng(seed)
+    frames = int(DURATION_S * FPS)
+    walkers = SCENES[scene](rng, frames)
+    drop_rate = 0.05 if scene == "mixed" else 0.0
+    fp_rate = 0.6 if scene == "mixed" else 0.3
+    sequence = []
+    for t in range(frames):
+        gt_ids, gt_boxes, detections = detect(rng, walkers, t, fp_rate)
+        if t > 0 and rng.random() < drop_rate:
+            continue  # dropped frame: the tracker never sees it, so it is not scored either
+        sequence.append(Frame(t / FPS, gt_ids, gt_boxes, detections))
+    return sequence
+
+
+# --- trackers -------------------------------------------------------------------------------
+
+
+class GreedyIoUTracker:
+    """Baseline: match each frame's detections to the previous frame's by greedy IoU, no motion model."""
+
+    def __init__(self, iou_threshold: float = 0.3, score_threshold: float = 0.5) -> None:
+        self.iou_threshold = iou_threshold
+        self.score_threshold = score_threshold
+        self.previous_boxes = np.zeros((0, 4))
+        self.previous_ids: list[int] = []
+        self.next_id = 1
+
+    def update(self, persons: list[Person], stamp_s: float) -> list[Person]:
+        kept = [p for p in persons if p.score >= self.score_threshold]
+        boxes = np.array([p.bbox for p in kept], dtype=float).reshape(-1, 4)
+        iou = box_iou(self.previous_boxes, boxes)
+        ids = [-1] * len(kept)
+        used_previous: set[int] = set()
+        for flat in np.argsort(-iou, axis=None, kind="stable"):
+            r, c = divmod(int(flat), len(kept))
+            if iou[r, c] < self.iou_threshold:
+                break
+            if r not in used_previous and ids[c] < 0:
+                used_previous.add(r)
+                ids[c] = self.previous_ids[r]
+        for c in range(len(kept)):
+            if ids[c] < 0:
+                ids[c] = self.next_id
+                self.next_id += 1
+        self.previous_boxes, self.previous_ids = boxes, ids
+        return [Person(score=p.score, bbox=p.bbox, keypoints=p.keypoints, id=i) for p, i in zip(kept, ids)]
+
+
+TRACKERS = {
+    "ours (OKS+IoU)": lambda: PoseTracker(TrackerConfig()),
+    "ours, IoU only": lambda: PoseTracker(TrackerConfig(keypoint_weight=0.0)),
+    "greedy IoU": GreedyIoUTracker,
+}
+
+
+# --- scoring ---------------------------------------------------------------------------------
+
+
+def _clip(boxes: np.ndarray) -> np.ndarray:
+    return np.clip(boxes, [0, 0, 0, 0], [WIDTH, HEIGHT, WIDTH, HEIGHT])
+
+
+def score(sequences: list[list[Frame]], make_tracker) -> dict[str, float]:  # noqa: ANN001
+    import motmetrics as mm
+
+    accumulator = mm.MOTAccumulator(auto_id=True)
+    for n, sequence in enumerate(sequences):
+        tracker = make_tracker()
+        offset = n * 100_000  # one accumulator over all sequences: ids must not collide
+        for frame in sequence:
+            out = [p for p in tracker.update(frame.detections, frame.stamp) if p.id >= 0]
+            hyp_boxes = _clip(np.array([p.bbox for p in out], dtype=float).reshape(-1, 4))
+            iou = box_iou(_clip(frame.gt_boxes), hyp_boxes)
+            distance = np.where(iou >= 0.5, 1.0 - iou, np.nan)
+            accumulator.update([offset + i for i in frame.gt_ids], [offset + p.id for p in out], distance)
+    metrics = mm.metrics.create().compute(
+        accumulator,
+        metrics=["idf1", "mota", "num_switches", "num_false_positives", "num_misses", "num_objects"],
+    )
+    return {key: float(metrics[key].iloc[0]) for key in metrics.columns}
+
+
+def time_per_frame(persons: int = 20, frames: int = 600, seed: int = 1) -> dict[str, tuple[float, float]]:
+    """Median and p95 ms of `PoseTracker.update` with `persons` walkers in view.
+
+    `wall` is elapsed time; `cpu` is this thread's CPU time, which other processes competing
+    for the cores (a busy robot, or a shared CI machine) do not inflate.
+    """
+    rng = np.random.default_rng(seed)
+    walkers = []
+    for _ in range(persons):
+        foot = rng.uniform(320, 530)
+        speed = rng.choice([-1.0, 1.0]) * rng.uniform(0.1, 0.6) * _height_at(foot)
+        xs = _path(rng, frames, rng.uniform(0.1, 0.9) * WIDTH, frames // 2, speed)
+        xs = np.abs((xs % (2 * WIDTH)) - WIDTH)  # bounce inside the view: all stay in it
+        walkers.append(_walker(rng, xs, np.full(frames, foot)))
+    detections = []
+    for t in range(frames):
+        people = []
+        for w in walkers:  # every person detected: the cost at exactly `persons` detections
+            pts = w.keypoints(t) + rng.normal(0, 2.0, (NUM_KEYPOINTS, 2))
+            kps = np.concatenate([pts, np.full((NUM_KEYPOINTS, 1), 0.8)], axis=1).astype(np.float32)
+            people.append(Person(0.9, _box_of(pts, float(w.height[t])).astype(np.float32), kps))
+        detections.append(people)
+    tracker = PoseTracker()
+    wall, cpu = [], []
+    for t, people in enumerate(detections):
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        tracker.update(people, t / FPS)
+        wall.append((time.perf_counter() - start) * 1e3)
+        cpu.append((time.thread_time() - start_cpu) * 1e3)
+    return {  # the first 50 frames are warm-up
+        name: (statistics.median(samples[50:]), float(np.percentile(samples[50:], 95)))
+        for name, samples in (("wall", wall), ("cpu", cpu))
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sequences", type=int, default=40, help="sequences per scenario")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    header = (
+        f"{'scenario':<14} {'tracker':<16} {'IDF1':>6} {'MOTA':>6} {'IDsw':>5} {'FP':>5} {'FN':>6} {'GT':>6}"
+    )
+    print(f"{args.sequences} sequences x {DURATION_S:.0f} s at {FPS:.0f} fps per scenario, seed {args.seed}")
+    print(header)
+    print("-" * len(header))
+    for s, scene in enumerate(SCENES):
+        sequences = [simulate(scene, args.seed * 1000 + s * 100 + n) for n in range(args.sequences)]
+        for name, make in TRACKERS.items():
+            m = score(sequences, make)
+            print(
+                f"{scene:<14} {name:<16} {m['idf1']:6.3f} {m['mota']:6.3f} {int(m['num_switches']):5d} "
+                f"{int(m['num_false_positives']):5d} {int(m['num_misses']):6d} {int(m['num_objects']):6d}"
+            )
+    timing = time_per_frame()
+    print("\nPoseTracker.update at 20 persons, ms per frame:")
+    for name, (median, p95) in timing.items():
+        print(f"  {name:<4} median {median:.3f}  p95 {p95:.3f}")
+    load = os.getloadavg()[0]
+    print(f"(load average {load:.1f} on {os.cpu_count()} CPUs; total {time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
