@@ -28,7 +28,7 @@ from centerpose_core.constants import DOWN_RATIO, FLIP_PAIRS, MEAN_BGR, NUM_KEYP
 from centerpose_core.data.augment import AugmentConfig, Geometry, color_augment, sample_geometry
 from centerpose_core.data.codec import MAX_OBJECTS, PoseTargetCodec
 from centerpose_core.image_io import read_image
-from centerpose_core.transforms import get_affine_transform
+from centerpose_core.transforms import get_affine_transform, image_center_scale
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class CocoKeypointDataset(Dataset):
         augment: augmentation options (train only).
         seed: base seed; sample `i` of epoch `e` draws from `default_rng([seed, e, i])`, so it is
             the same whichever worker or rank loads it (call `set_epoch` every epoch).
-        max_objects, mse_loss, dense_hp: as `PoseTargetCodec`.
+        max_objects: as `PoseTargetCodec`.
         repeat: iterate the images this many times per epoch (tiny datasets: fewer epoch-end
             checkpoints/validations per optimiser step); each repetition draws its own augmentation.
 
@@ -156,8 +156,6 @@ class CocoKeypointDataset(Dataset):
         augment: AugmentConfig | None = None,
         seed: int = 0,
         max_objects: int = MAX_OBJECTS,
-        mse_loss: bool = False,
-        dense_hp: bool = False,
         repeat: int = 1,
     ) -> None:
         if repeat <= 0:
@@ -175,9 +173,7 @@ class CocoKeypointDataset(Dataset):
         self.seed = seed
         self.epoch = 0
         self.repeat = repeat
-        self.codec = PoseTargetCodec(
-            output_size=self.output_size, max_objects=max_objects, mse_loss=mse_loss, dense_hp=dense_hp
-        )
+        self.codec = PoseTargetCodec(output_size=self.output_size, max_objects=max_objects)
         self.coco = load_coco(self.ann_file)
         self.records = self._index(self.coco)
 
@@ -217,12 +213,8 @@ class CocoKeypointDataset(Dataset):
             if rng is not None:
                 geometry = sample_geometry(rng, height, width, self.augment)
             else:
-                geometry = Geometry(
-                    center=np.array([width / 2.0, height / 2.0], dtype=np.float32),
-                    scale=float(max(height, width)),
-                    rotation=0.0,
-                    flipped=False,
-                )
+                center, scale = image_center_scale(height, width)  # the test-time warp
+                geometry = Geometry(center=center, scale=scale, rotation=0.0, flipped=False)
         if geometry.flipped:
             image = cv2.flip(image, 1)
         c, s, rot = geometry.center, geometry.scale, geometry.rotation

@@ -1,5 +1,6 @@
-"""Training targets against independent truth: CornerNet's IoU definition of the gaussian radius,
-the closed form of the validation warp (a scale + translation), and the original's masking rules."""
+"""Training targets against independent truth: the original's radius formula worked by hand, the
+gaussian windows it draws, the closed form of the validation warp (a scale + translation), the
+original's masking rules, and the round trip through the inference decoder."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from centerpose_core.constants import FLIP_PERMUTATION, NUM_KEYPOINTS
 from centerpose_core.data.augment import Geometry
 from centerpose_core.data.codec import PoseTargetCodec
 from centerpose_core.data.dataset import CocoKeypointDataset
 from centerpose_core.data.heatmap import draw_umich_gaussian, gaussian_radius
-from centerpose_core.transforms import get_affine_transform
+from centerpose_core.decode import activate, decode_multi_pose
+from centerpose_core.transforms import apply_affine, get_affine_transform
 
 
 # CenterNet's `gaussian_radius` (src/lib/utils/image.py, the code its checkpoints were trained with)
@@ -125,7 +128,7 @@ def _random_persons(rng: np.random.Generator, n: int, size: float) -> tuple[np.n
 
 
 def test_codec_round_trip() -> None:
-    """decode(encode(persons)) gives back the boxes and labelled keypoints in output pixels."""
+    """persons_from_targets(encode(persons)) gives back the boxes and labelled keypoints in output pixels."""
     rng = np.random.default_rng(3)
     src, out = 400.0, 64
     boxes, kps = _random_persons(rng, 5, src)
@@ -134,7 +137,7 @@ def test_codec_round_trip() -> None:
     codec = PoseTargetCodec(output_size=out)
     trans = get_affine_transform((src / 2, src / 2), src, 0, (out, out))
     targets = codec.encode(boxes, kps, trans)
-    decoded = codec.decode(targets)
+    decoded = codec.persons_from_targets(targets)
     k = out / src  # the warp is a pure scale here
     expected_boxes = np.clip(boxes * k, 0, out - 1)
     np.testing.assert_allclose(decoded["boxes"], expected_boxes, atol=1e-4)
@@ -145,6 +148,64 @@ def test_codec_round_trip() -> None:
     np.testing.assert_allclose(decoded["joint_keypoints"][labelled], expected_kps[labelled], atol=1e-4)
     assert np.isnan(decoded["keypoints"][~labelled]).all()
     assert np.isnan(decoded["joint_keypoints"][~labelled]).all()
+
+
+def _head_maps(targets: dict[str, np.ndarray], out: int) -> dict[str, torch.Tensor]:
+    """Targets as a network's raw head outputs: heatmaps as logits, each regression written at its
+    person's (or joint's) pixel, as the original's oracle maps (`gen_oracle_map`)."""
+    maps = {name: torch.logit(torch.from_numpy(targets[name])[None].double()) for name in ("hm", "hm_hp")}
+    for name, ind, mask in (
+        ("wh", "ind", "reg_mask"),
+        ("reg", "ind", "reg_mask"),
+        ("hps", "ind", "reg_mask"),
+    ):
+        dense = np.zeros((targets[name].shape[1], out * out))
+        dense[:, targets[ind][targets[mask] == 1]] = targets[name][targets[mask] == 1].T
+        maps[name] = torch.from_numpy(dense.reshape(1, -1, out, out))
+    dense = np.zeros((2, out * out))
+    dense[:, targets["hp_ind"][targets["hp_mask"] == 1]] = targets["hp_offset"][targets["hp_mask"] == 1].T
+    maps["hp_offset"] = torch.from_numpy(dense.reshape(1, 2, out, out))
+    return maps
+
+
+def test_targets_fed_as_head_maps_decode_to_the_annotated_persons() -> None:
+    """encode -> targets as head logits -> `activate` + `decode_multi_pose` (the inference decoder)
+    -> inverse warp gives back every annotated box and labelled keypoint in source pixels.
+
+    The heatmap peaks are exactly 1 at each center and joint, the regressions carry the sub-pixel
+    parts, so the only error is float rounding (the snapped joints land on their own peaks). All
+    persons score 1.0 (a tie), so decoded persons are matched to annotations by position, never by rank.
+    """
+    src_w, src_h, out = 320, 240, 64
+    rng = np.random.default_rng(7)
+    boxes, kps = [], []
+    for x0 in (10.0, 115.0, 220.0):  # three persons side by side, no shared pixels
+        box = np.array([x0 + rng.uniform(0, 5), 30 + rng.uniform(0, 5), x0 + 85, 200 + rng.uniform(0, 5)])
+        pts = np.stack([rng.uniform(box[0] + 1, box[2] - 1, 17), rng.uniform(box[1] + 1, box[3] - 1, 17)], 1)
+        vis = np.full(17, 2.0)
+        vis[rng.choice(17, 3, replace=False)] = 0  # unlabelled joints are not checked
+        boxes.append(box)
+        kps.append(np.concatenate([pts * (vis[:, None] > 0), vis[:, None]], 1))
+    boxes, kps = np.array(boxes, np.float32), np.array(kps, np.float32)
+    center, scale = (src_w / 2, src_h / 2), float(max(src_w, src_h))
+    codec = PoseTargetCodec(output_size=out)
+    targets = codec.encode(boxes, kps, get_affine_transform(center, scale, 0, (out, out)))
+    joints = targets["hp_ind"][targets["hp_mask"] == 1]
+    assert (
+        len(set(joints.tolist())) == len(joints) == int((kps[:, :, 2] > 0).sum())
+    )  # no two joints share a pixel
+
+    found = decode_multi_pose(activate(_head_maps(targets, out)), k=20)
+    assert found["scores"][0, :3].tolist() == [1.0, 1.0, 1.0] and float(found["scores"][0, 3]) < 0.5
+    back = get_affine_transform(center, scale, 0, (out, out), inverse=True)
+    got_boxes = apply_affine(found["boxes"][0, :3].numpy().reshape(-1, 2, 2), back).reshape(-1, 4)
+    got_kps = apply_affine(found["keypoints"][0, :3].numpy(), back)
+    for person in range(3):
+        match = int(np.argmin(np.abs(got_boxes[:, 0] - boxes[person, 0])))
+        np.testing.assert_allclose(got_boxes[match], boxes[person], atol=1e-3)
+        labelled = kps[person, :, 2] > 0
+        np.testing.assert_allclose(got_kps[match][labelled], kps[person, labelled, :2], atol=1e-3)
+        assert (found["keypoint_scores"][0, match].numpy()[labelled] == 1.0).all()  # snapped to their peaks
 
 
 def test_person_without_keypoints_and_max_objects() -> None:
@@ -254,8 +315,8 @@ def test_flip_swaps_left_right_joint_channels(shared_data) -> None:
         mirrored_center = np.array([w - center[0] - 1, center[1]], np.float32)
         flipped = ds.make_sample(index, geometry=Geometry(mirrored_center, scale, 0.0, True))
         # Continuous map coordinates mirror as u = out - v (x' = w - 1 - x about c' = w - 1 - c).
-        plain_joints = ds.codec.decode(plain)["joint_keypoints"]
-        flipped_joints = ds.codec.decode(flipped)["joint_keypoints"]
+        plain_joints = ds.codec.persons_from_targets(plain)["joint_keypoints"]
+        flipped_joints = ds.codec.persons_from_targets(flipped)["joint_keypoints"]
         expected = plain_joints[:, list(FLIP_PERMUTATION)]
         expected[..., 0] = 128 - expected[..., 0]
         np.testing.assert_allclose(flipped_joints, expected, atol=1e-3)
