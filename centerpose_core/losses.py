@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from centerpose_core.decode import gather_feat
+from centerpose_core.loss_weights import LossWeights
 
 # The original clamps the heatmap sigmoid so log() stays finite.
 SIGMOID_EPS = 1e-4
@@ -72,54 +73,43 @@ LOSS_TERMS = ("hm_loss", "wh_loss", "off_loss", "hp_loss", "hm_hp_loss", "hp_off
 class MultiPoseLoss(nn.Module):
     """Weighted sum of the six CenterNet multi-pose terms.
 
-    `MultiPoseLoss()` gives the original weights: hm 1, wh 0.1, off 1 (also weighting
-    `hp_offset`), hp 1, hm_hp 1. `forward(outputs, batch)` takes the model's raw head logits and a
-    batch of targets (names as `PoseTargetCodec`, with a batch dimension) and returns
-    `(total, terms)` with `terms` named as `LOSS_TERMS` (detached-free tensors; terms whose weight
-    is 0 are still reported but not computed into the total, as the original skips them).
+    `MultiPoseLoss()` gives the original weights (`LossWeights()`: hm 1, wh 0.1, offset 1, also
+    weighting `hp_offset`, hp 1, hm_hp 1). `forward(outputs, batch)` takes the model's raw head
+    logits and a batch of targets (names as `PoseTargetCodec`, with a batch dimension) and returns
+    `(total, terms)` with `terms` named as `LOSS_TERMS` (terms whose weight is 0 are reported as 0
+    and not computed, as the original skips them).
     """
 
-    def __init__(
-        self,
-        *,
-        hm_weight: float = 1.0,
-        wh_weight: float = 0.1,
-        off_weight: float = 1.0,
-        hp_weight: float = 1.0,
-        hm_hp_weight: float = 1.0,
-    ) -> None:
+    def __init__(self, weights: LossWeights | None = None) -> None:
         super().__init__()
-        self.hm_weight = hm_weight
-        self.wh_weight = wh_weight
-        self.off_weight = off_weight
-        self.hp_weight = hp_weight
-        self.hm_hp_weight = hm_hp_weight
+        self.weights = weights if weights is not None else LossWeights()
 
     def forward(
         self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        weights = self.weights
         zero = outputs["hm"].new_zeros((), dtype=torch.float32)
         hm_loss = focal_loss(clamped_sigmoid(outputs["hm"].float()), batch["hm"])
         hp_loss = reg_weighted_l1_loss(outputs["hps"], batch["hps_mask"], batch["ind"], batch["hps"])
         wh_loss = zero
-        if self.wh_weight > 0:
+        if weights.wh > 0:
             wh_loss = reg_l1_loss(outputs["wh"], batch["reg_mask"], batch["ind"], batch["wh"])
         off_loss = hp_offset_loss = zero
-        if self.off_weight > 0:
+        if weights.offset > 0:
             off_loss = reg_l1_loss(outputs["reg"], batch["reg_mask"], batch["ind"], batch["reg"])
             hp_offset_loss = reg_l1_loss(
                 outputs["hp_offset"], batch["hp_mask"], batch["hp_ind"], batch["hp_offset"]
             )
         hm_hp_loss = zero
-        if self.hm_hp_weight > 0:
+        if weights.hm_hp > 0:
             hm_hp_loss = focal_loss(clamped_sigmoid(outputs["hm_hp"].float()), batch["hm_hp"])
         total = (
-            self.hm_weight * hm_loss
-            + self.wh_weight * wh_loss
-            + self.off_weight * off_loss
-            + self.hp_weight * hp_loss
-            + self.hm_hp_weight * hm_hp_loss
-            + self.off_weight * hp_offset_loss
+            weights.hm * hm_loss
+            + weights.wh * wh_loss
+            + weights.offset * off_loss
+            + weights.hp * hp_loss
+            + weights.hm_hp * hm_hp_loss
+            + weights.offset * hp_offset_loss
         )
         terms = {
             "hm_loss": hm_loss,

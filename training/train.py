@@ -20,7 +20,13 @@ from pathlib import Path
 # Runnable from a checkout without installation.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from centerpose_core.train.config import TrainConfig, load_yaml, make_config  # noqa: E402
+from centerpose_core.train.config import (  # noqa: E402
+    FLAT_ALIASES,
+    TrainConfig,
+    load_yaml,
+    make_config,
+    option_fields,
+)
 
 _DEFAULTS = TrainConfig()
 
@@ -38,7 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, argument_default=None
     )
-    p.add_argument("--config", help="YAML file of options (names as the flags, '-' or '_')")
+    p.add_argument(
+        "--config",
+        help="YAML file of options (names as the flags, '-' or '_'; sections as nested mappings, "
+        "e.g. augment: {flip: 0.5})",
+    )
     data = p.add_argument_group("data")
     data.add_argument("--train-ann", help="COCO keypoint annotation json of the training set")
     data.add_argument("--train-images", help="folder of the training images")
@@ -50,15 +60,6 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument(
         "--workers", type=int, help=f"data loader processes per rank (default {_DEFAULTS.workers})"
     )
-    data.add_argument("--flip", type=float, help="horizontal flip probability (default 0.5)")
-    data.add_argument(
-        "--rand-crop", type=_bool, help="random crop (true) or scale/shift augmentation (false)"
-    )
-    data.add_argument("--aug-scale", type=float, help="scale sigma when not cropping (default 0.4)")
-    data.add_argument("--aug-shift", type=float, help="shift sigma when not cropping (default 0.1)")
-    data.add_argument("--color-aug", type=_bool, help="colour jitter + PCA lighting (default true)")
-    data.add_argument("--rotate-prob", type=float, help="probability of a random rotation (default 0)")
-    data.add_argument("--rotate", type=float, help="rotation sigma in degrees (default 0)")
     opt = p.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=int, help=f"number of epochs (default {_DEFAULTS.epochs})")
     opt.add_argument(
@@ -103,7 +104,30 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--flip-test", type=_bool, help="validate with flip test (default false)")
     run.add_argument("--log-every", type=int, help="TensorBoard scalars every N steps (default 10)")
     run.add_argument("--progress", type=_bool, help="tqdm progress bar on rank 0 (default true)")
+    for section, title in (("augment", "augmentation (training only)"), ("loss", "loss weights")):
+        add_section_flags(p.add_argument_group(title), section)
     return p
+
+
+def add_section_flags(group: argparse._ArgumentGroup, section: str) -> None:
+    """`--section.field` for every field of a nested config section, plus its short flat alias.
+
+    Flag names, types, defaults and help all come from the section's dataclass, so a new field
+    needs no edit here; the YAML key is the same name nested under `section:`.
+    """
+    for name, spec in option_fields().items():
+        if not name.startswith(f"{section}."):
+            continue
+        aliases = [f"--{flat.replace('_', '-')}" for flat, dotted in FLAT_ALIASES.items() if dotted == name]
+        kind = _bool if isinstance(spec.default, bool) else type(spec.default)
+        group.add_argument(
+            f"--{name.replace('_', '-')}",
+            *aliases,
+            dest=name,
+            type=kind,
+            metavar=kind.__name__.lstrip("_").upper(),
+            help=f"{spec.metadata.get('help', '')} (default {str(spec.default).lower()})",
+        )
 
 
 def config_from_args(argv: list[str] | None = None) -> TrainConfig:
@@ -128,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, FileNotFoundError, ValueError) as exc:
         print(f"train.py: error: {exc}", file=sys.stderr)
         return 2
+    except FloatingPointError as exc:  # diverged: the weights of the failing step were not touched
+        print(f"train.py: error: {exc}", file=sys.stderr)
+        return 1
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(result))
     return 0

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     from centerpose_core.cli import UserError
     from centerpose_core.model.checkpoint import CheckpointError
-    from centerpose_core.train.evaluate import evaluate_model
+    from centerpose_core.train.evaluate import SUMMARY_STATS, evaluate_model
 
     for label, path, want_dir in (
         ("--model", args.model, False),
@@ -52,8 +52,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except CheckpointError as exc:
         raise UserError(str(exc)) from None
-    keys = ("AP", "AP50", "AP75", "APm", "APl", "AR")
-    result = {k: round(stats[k], 6) for k in keys}
+    result = {k: round(stats[k], 6) for k in SUMMARY_STATS}
     result.update(
         {
             "images": int(stats["images"]),

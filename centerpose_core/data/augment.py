@@ -9,10 +9,12 @@ passed in, so one seed reproduces one sample whatever process or worker draws it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+
+from centerpose_core.transforms import image_center_scale
 
 # PCA of COCO pixel colours used by CenterNet's lighting noise (its `_eig_val`, `_eig_vec`).
 COCO_EIG_VAL = np.array([0.2141788, 0.01817699, 0.00341571], dtype=np.float32)
@@ -31,22 +33,30 @@ CROP_BORDER = 128
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """The original's augmentation options, with its multi-pose defaults.
+    """The original's augmentation options, with its multi-pose defaults (training only).
 
-    rand_crop: random crop (CenterNet's default) instead of the gaussian scale/shift.
-    scale, shift: sigma of the scale/shift variant (`--scale 0.4 --shift 0.1`), used when not cropping.
-    rotate_prob, rotate: probability and sigma (degrees) of rotation (`--aug_rot 0 --rotate 0`).
-    flip: probability of a horizontal flip (`--flip 0.5`).
-    color: colour jitter + PCA lighting (disable with False, the original's `--no_color_aug`).
+    The field help texts are also the training script's flag help (`--augment.<field>`).
     """
 
-    rand_crop: bool = True
-    scale: float = 0.4
-    shift: float = 0.1
-    rotate_prob: float = 0.0
-    rotate: float = 0.0
-    flip: float = 0.5
-    color: bool = True
+    rand_crop: bool = field(
+        default=True, metadata={"help": "random crop (the original's default) instead of scale/shift"}
+    )
+    scale: float = field(
+        default=0.4, metadata={"help": "scale sigma of the scale/shift variant (the original's --scale)"}
+    )
+    shift: float = field(
+        default=0.1, metadata={"help": "shift sigma of the scale/shift variant (the original's --shift)"}
+    )
+    rotate_prob: float = field(
+        default=0.0, metadata={"help": "probability of a random rotation (the original's --aug_rot)"}
+    )
+    rotate: float = field(
+        default=0.0, metadata={"help": "rotation sigma in degrees (the original's --rotate)"}
+    )
+    flip: float = field(default=0.5, metadata={"help": "horizontal flip probability (the original's --flip)"})
+    color: bool = field(
+        default=True, metadata={"help": "colour jitter + PCA lighting (off: the original's --no_color_aug)"}
+    )
 
 
 @dataclass(frozen=True)
@@ -69,8 +79,7 @@ def crop_border(border: int, size: int) -> int:
 
 def sample_geometry(rng: np.random.Generator, height: int, width: int, config: AugmentConfig) -> Geometry:
     """Draw the random crop/scale, rotation and flip of one training sample, in the original's order."""
-    center = np.array([width / 2.0, height / 2.0], dtype=np.float32)
-    scale = float(max(height, width))
+    center, scale = image_center_scale(height, width)  # start from the test-time warp, as the original
     rotation = 0.0
     if config.rand_crop:
         scale = scale * float(rng.choice(CROP_SCALES))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from centerpose_core.data.augment import AugmentConfig
+from centerpose_core.loss_weights import LossWeights
 
 # The original recipe: lr 1.25e-4 for a batch of 32 images, scaled linearly with the batch size.
 BASE_LR = 1.25e-4
@@ -29,6 +30,8 @@ class TrainConfig:
     repeat: iterate the training images this many times per epoch (tiny datasets).
     shuffle: reshuffle the training order every epoch (False: file order, e.g. to overfit a few images
     with every batch holding the same images).
+    augment, loss: nested sections (YAML mappings `augment:` / `loss:`, flags `--augment.flip`,
+    `--loss.wh`, ...): the augmentation (`AugmentConfig`) and the loss weights (`LossWeights`).
     """
 
     train_ann: str = ""
@@ -58,20 +61,8 @@ class TrainConfig:
     shuffle: bool = True
     log_every: int = 10
     progress: bool = True
-    # augmentation (train only): flat names for the command line, defaults from AugmentConfig
-    rand_crop: bool = AugmentConfig.rand_crop
-    aug_scale: float = AugmentConfig.scale
-    aug_shift: float = AugmentConfig.shift
-    rotate_prob: float = AugmentConfig.rotate_prob
-    rotate: float = AugmentConfig.rotate
-    flip: float = AugmentConfig.flip
-    color_aug: bool = AugmentConfig.color
-    # loss weights, as MultiPoseLoss
-    hm_weight: float = 1.0
-    wh_weight: float = 0.1
-    off_weight: float = 1.0
-    hp_weight: float = 1.0
-    hm_hp_weight: float = 1.0
+    augment: AugmentConfig = AugmentConfig()
+    loss: LossWeights = LossWeights()
 
     @property
     def learning_rate(self) -> float:
@@ -102,6 +93,13 @@ class TrainConfig:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if list(self.lr_step) != sorted(self.lr_step):
             raise ValueError(f"lr_step must be increasing epochs, got {list(self.lr_step)}")
+        for name in ("flip", "rotate_prob"):
+            value = getattr(self.augment, name)
+            if not 0 <= value <= 1:
+                raise ValueError(f"augment.{name} must be a probability in [0, 1], got {value}")
+        for name, value in dataclasses.asdict(self.loss).items():
+            if value < 0:
+                raise ValueError(f"loss.{name} must be >= 0, got {value}")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -111,12 +109,74 @@ class TrainConfig:
         return data
 
 
-def config_fields() -> dict[str, dataclasses.Field]:
-    return {f.name: f for f in dataclasses.fields(TrainConfig)}
+# Nested sections of TrainConfig: option "section.field" sets field of the section's dataclass.
+SECTIONS: dict[str, type] = {"augment": AugmentConfig, "loss": LossWeights}
+# Flat names of nested options (the short flags, and the keys of earlier configs): flat -> dotted.
+FLAT_ALIASES = {
+    "rand_crop": "augment.rand_crop",
+    "aug_scale": "augment.scale",
+    "aug_shift": "augment.shift",
+    "rotate_prob": "augment.rotate_prob",
+    "rotate": "augment.rotate",
+    "flip": "augment.flip",
+    "color_aug": "augment.color",
+    "hm_weight": "loss.hm",
+    "wh_weight": "loss.wh",
+    "off_weight": "loss.offset",
+    "hp_weight": "loss.hp",
+    "hm_hp_weight": "loss.hm_hp",
+}
+_OPTIONAL_NUMBERS = {"lr": float, "grad_clip": float, "max_steps_per_epoch": int}
+
+
+def option_fields() -> dict[str, dataclasses.Field]:
+    """Every option by its name: top-level fields by name, section fields as "section.field"."""
+    options = {f.name: f for f in dataclasses.fields(TrainConfig) if f.name not in SECTIONS}
+    for section, cls in SECTIONS.items():
+        options.update({f"{section}.{f.name}": f for f in dataclasses.fields(cls)})
+    return options
+
+
+def _key(key: Any, source: str) -> str:
+    """A mapping key as an option name ('-' -> '_'); YAML's boolean keys get a clear error."""
+    if isinstance(key, bool):  # YAML 1.1 reads unquoted on/off/yes/no keys as booleans
+        raise ValueError(f"{source}: key {key!r} was read as a boolean: quote it")
+    return str(key).replace("-", "_")
+
+
+def flatten_options(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """A nested mapping (YAML) -> {option: value} with dotted section options; unknown keys raise.
+
+    Keys may use '-' or '_'; flat aliases (`flip`) become their dotted option (`augment.flip`);
+    an option given twice (`flip` and `augment: {flip}`) is an error.
+    """
+    flat: dict[str, Any] = {}
+
+    def put(key: str, value: Any) -> None:
+        if key in flat:
+            raise ValueError(f"{source}: option {key} is given twice")
+        flat[key] = value
+
+    for key, value in data.items():
+        name = _key(key, source)
+        name = FLAT_ALIASES.get(name, name)
+        if name in SECTIONS:
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                raise ValueError(f"{source}: '{key}' must be a mapping of option: value, got {value!r}")
+            for sub_key, sub_value in value.items():
+                put(f"{name}.{_key(sub_key, source)}", sub_value)
+        else:
+            put(name, value)
+    unknown = sorted(set(flat) - set(option_fields()))
+    if unknown:
+        raise ValueError(f"{source}: unknown option(s): {', '.join(unknown)}")
+    return flat
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Options from a YAML mapping; keys may use '-' or '_'; unknown keys raise naming them."""
+    """Options from a YAML mapping (sections as nested mappings); unknown keys raise naming them."""
     import yaml
 
     path = Path(path)
@@ -128,21 +188,33 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path}: invalid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of option: value, got {type(data).__name__}")
-    options = {str(k).replace("-", "_"): v for k, v in data.items()}
-    unknown = sorted(set(options) - set(config_fields()))
-    if unknown:
-        raise ValueError(f"{path}: unknown option(s): {', '.join(unknown)}")
-    return options
+    return flatten_options(data, str(path))
 
 
-_OPTIONAL_NUMBERS = {"lr": float, "grad_clip": float, "max_steps_per_epoch": int}
+def _checked(name: str, value: Any, default: Any) -> Any:
+    """`value` of option `name` converted to the type of its default; ValueError naming it otherwise."""
+    expected = type(default) if default is not None else _OPTIONAL_NUMBERS.get(name)
+    if expected is bool and not isinstance(value, bool):
+        raise ValueError(f"option {name}: expected true/false, got {value!r}")
+    if expected in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise ValueError(f"option {name}: expected a number, got {value!r}")
+    if expected is int and isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"option {name}: expected an integer, got {value!r}")
+    if expected is int:
+        return int(value)
+    if expected is float:
+        return float(value)
+    return value
 
 
 def make_config(*layers: dict[str, Any]) -> TrainConfig:
-    """Merge option dicts (later wins, None values skipped) over the defaults and validate."""
+    """Merge option layers (later wins, None values skipped) over the defaults and validate.
+
+    A layer is a mapping as `flatten_options` reads it: flat, dotted or nested section keys.
+    """
     merged: dict[str, Any] = {}
     for layer in layers:
-        merged.update({k: v for k, v in layer.items() if v is not None})
+        merged.update({k: v for k, v in flatten_options(layer, "options").items() if v is not None})
     if "lr_step" in merged:
         step = merged["lr_step"]
         if isinstance(step, str):
@@ -150,16 +222,10 @@ def make_config(*layers: dict[str, Any]) -> TrainConfig:
         elif isinstance(step, int):
             step = [step]
         merged["lr_step"] = tuple(int(s) for s in step)
-    defaults = TrainConfig()
-    for name, value in merged.items():
-        default = getattr(defaults, name)
-        expected = type(default) if default is not None else _OPTIONAL_NUMBERS.get(name)
-        if expected is bool and not isinstance(value, bool):
-            raise ValueError(f"option {name}: expected true/false, got {value!r}")
-        if expected in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise ValueError(f"option {name}: expected a number, got {value!r}")
-        if expected is int and isinstance(value, float) and not value.is_integer():
-            raise ValueError(f"option {name}: expected an integer, got {value!r}")
-        if expected is int:
-            merged[name] = int(value)
-    return TrainConfig(**merged).validate()
+    fields = option_fields()
+    values = {name: _checked(name, value, fields[name].default) for name, value in merged.items()}
+    top = {name: value for name, value in values.items() if "." not in name}
+    for section, cls in SECTIONS.items():
+        prefix = f"{section}."
+        top[section] = cls(**{k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix)})
+    return TrainConfig(**top).validate()

@@ -17,7 +17,10 @@ import numpy as np
 from centerpose_core.image_io import read_image
 from centerpose_core.types import Person
 
+# COCOeval's keypoint summary, in its `stats` order; the first six are what `centerpose eval`
+# prints and the trainer logs.
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
+SUMMARY_STATS = STAT_NAMES[:6]
 
 
 def persons_to_coco(image_id: int, persons: list[Person], category_id: int = 1) -> list[dict[str, Any]]:

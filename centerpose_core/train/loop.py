@@ -14,7 +14,6 @@ import collections
 import contextlib
 import json
 import logging
-import math
 import os
 import time
 from dataclasses import dataclass
@@ -26,7 +25,6 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
-from centerpose_core.data.augment import AugmentConfig
 from centerpose_core.data.codec import TARGET_NAMES
 from centerpose_core.data.dataset import CocoKeypointDataset
 from centerpose_core.losses import LOSS_TERMS, MultiPoseLoss
@@ -80,21 +78,12 @@ def setup_distributed(device: str) -> tuple[DistInfo, torch.device]:
 
 
 def build_datasets(config: TrainConfig) -> tuple[CocoKeypointDataset, CocoKeypointDataset | None]:
-    augment = AugmentConfig(
-        rand_crop=config.rand_crop,
-        scale=config.aug_scale,
-        shift=config.aug_shift,
-        rotate_prob=config.rotate_prob,
-        rotate=config.rotate,
-        flip=config.flip,
-        color=config.color_aug,
-    )
     train_set = CocoKeypointDataset(
         config.train_ann,
         config.train_images,
         input_size=config.input_size,
         train=True,
-        augment=augment,
+        augment=config.augment,
         seed=config.seed,
         repeat=config.repeat,
     )
@@ -152,13 +141,7 @@ class Trainer:
         if self.info.distributed:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             self.ddp = nn.parallel.DistributedDataParallel(self.model, device_ids=device_ids)
-        self.criterion = MultiPoseLoss(
-            hm_weight=config.hm_weight,
-            wh_weight=config.wh_weight,
-            off_weight=config.off_weight,
-            hp_weight=config.hp_weight,
-            hm_hp_weight=config.hm_hp_weight,
-        )
+        self.criterion = MultiPoseLoss(config.loss)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
             self.optimizer, milestones=list(config.lr_step), gamma=config.lr_factor
@@ -204,6 +187,7 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         config = self.config
         last_stats: dict[str, float] = {}
+        losses: dict[str, float] = {}
         for epoch in range(self.start_epoch, config.epochs + 1):
             self.sampler.set_epoch(epoch)
             self.train_set.set_epoch(epoch)
@@ -221,9 +205,15 @@ class Trainer:
             self._barrier()
         if self.writer is not None:
             self.writer.close()
-        return {"best_ap": self.best_ap, "last_val": last_stats, "epochs": config.epochs}
+        return {
+            "best_ap": self.best_ap,
+            "last_val": last_stats,
+            "last_train": losses,
+            "epochs": config.epochs,
+        }
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
+        """Mean loss and terms over the epoch's steps (each averaged over all ranks)."""
         config = self.config
         self.ddp.train()
         steps = len(self.loader)
@@ -238,9 +228,7 @@ class Trainer:
         for step, batch in enumerate(self.loader):
             if step >= steps:
                 break
-            loss, terms = self.train_step(batch)
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"non-finite loss {loss} at epoch {epoch} step {step}: {terms}")
+            loss, terms = self.train_step(batch, where=f"epoch {epoch} step {step}")
             self.global_step += 1
             totals["loss"] += loss
             for k, v in terms.items():
@@ -259,15 +247,19 @@ class Trainer:
             bar.close()
         return {k: v / max(steps, 1) for k, v in totals.items()}
 
-    def train_step(self, batch: dict[str, torch.Tensor]) -> tuple[float, dict[str, float]]:
-        """One optimiser step over this rank's batch (micro-batches accumulated); rank-local losses."""
+    def train_step(self, batch: dict[str, torch.Tensor], where: str = "") -> tuple[float, dict[str, float]]:
+        """One optimiser step over this rank's batch (micro-batches accumulated).
+
+        Raises FloatingPointError before any backward pass when the loss of any chunk on any rank
+        is not finite (the weights stay untouched). Returns the loss and its terms averaged over
+        the micro-batches and over all ranks (what the whole global batch scored).
+        """
         config = self.config
         names = ("input", *TARGET_NAMES)
         batch = {k: batch[k].to(self.device, non_blocking=True) for k in names}
         chunks = split_micro_batches(batch, config.micro_batches)
         self.optimizer.zero_grad(set_to_none=True)
-        loss_sum = 0.0
-        term_sums = dict.fromkeys(LOSS_TERMS, 0.0)
+        sums = torch.zeros(1 + len(LOSS_TERMS), dtype=torch.float64, device=self.device)
         for i, chunk in enumerate(chunks):
             sync = i == len(chunks) - 1 or not self.info.distributed
             context = self.ddp.no_sync() if not sync else contextlib.nullcontext()
@@ -275,23 +267,38 @@ class Trainer:
                 with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
                     outputs = self.ddp(chunk["input"])
                 loss, terms = self.criterion(outputs, chunk)
+                values = torch.stack([loss.detach(), *(terms[k].detach() for k in LOSS_TERMS)])
+                self._check_finite(values, where)
                 self.scaler.scale(loss / len(chunks)).backward()
-            loss_sum += float(loss.detach()) / len(chunks)
-            for k, v in terms.items():
-                term_sums[k] += float(v.detach()) / len(chunks)
+            sums += values.double() / len(chunks)
         if config.grad_clip:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        return loss_sum, term_sums
+        if self.info.distributed:
+            dist.all_reduce(sums)
+            sums /= self.info.world_size
+        loss_value, *term_values = sums.tolist()
+        return loss_value, dict(zip(LOSS_TERMS, term_values))
+
+    def _check_finite(self, values: torch.Tensor, where: str) -> None:
+        """Raise on every rank (so none waits in backward) when any rank's loss is not finite."""
+        bad = (~torch.isfinite(values)).any().to(torch.int32).reshape(1)
+        if self.info.distributed:
+            dist.all_reduce(bad, op=dist.ReduceOp.MAX)
+        if bad.item():
+            local = dict(zip(("loss", *LOSS_TERMS), values.tolist()))
+            raise FloatingPointError(
+                f"non-finite loss at {where or 'this step'} (on some rank; this rank's terms: {local})"
+            )
 
     # ------------------------------------------------------------------ validation and checkpoints
     def validate(self, epoch: int) -> dict[str, float]:
         """COCO keypoint AP on the val set (rank 0 runs it, the others wait)."""
         stats: dict[str, float] = {}
         if self.info.is_main:
-            from centerpose_core.train.evaluate import evaluate_model
+            from centerpose_core.train.evaluate import SUMMARY_STATS, evaluate_model
 
             stats = evaluate_model(
                 self.model,
@@ -304,7 +311,7 @@ class Trainer:
             )
             self.model.train()
             if self.writer is not None:
-                for name in ("AP", "AP50", "AP75", "APm", "APl", "AR"):
+                for name in SUMMARY_STATS:
                     self.writer.add_scalar(f"val/{name}", stats[name], epoch)
         self._barrier()
         return stats

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from train_helpers import REPO, free_port, subprocess_env, train_command
@@ -19,6 +20,15 @@ TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or sh
 
 def _state(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _logged(out: Path, tag: str) -> list[float]:
+    """The values of a TensorBoard scalar the trainer wrote under `out/logs`."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "logs"))
+    events.Reload()
+    return [event.value for event in events.Scalars(tag)]
 
 
 @pytest.mark.skipif(TORCHRUN is None, reason="torchrun not found next to the Python interpreter")
@@ -41,6 +51,7 @@ def test_torchrun_two_processes_equal_single_process(small_set, tmp_path) -> Non
     common = ("--epochs", "1", "--batch-size", "4", "--max-steps-per-epoch", "3", "--seed", "5")
     common += ("--repeat", "2")
     common += ("--flip", "0.5", "--val-ann", str(ann), "--val-images", str(images), "--val-every", "1")
+    common += ("--log-every", "1")
     env = subprocess_env()
 
     single_out = tmp_path / "single"
@@ -75,6 +86,16 @@ def test_torchrun_two_processes_equal_single_process(small_set, tmp_path) -> Non
     results = [line for line in ddp.stdout.splitlines() if line.startswith("{")]
     assert len(results) == 1, ddp.stdout
     assert json.loads(results[0])["epochs"] == 1
+    # Logged losses are averages over the ranks: rank 0 computed only its own shard's loss, yet it
+    # logs what the single process logs for the whole batch (the mean of its two micro-batches).
+    single_loss, ddp_loss = _logged(single_out, "train/loss"), _logged(ddp_out, "train/loss")
+    assert len(single_loss) == len(ddp_loss) == 3
+    np.testing.assert_allclose(ddp_loss, single_loss, rtol=1e-4)
+    np.testing.assert_allclose(
+        _logged(ddp_out, "train/hm_loss"), _logged(single_out, "train/hm_loss"), rtol=1e-4
+    )
+    single_epoch = json.loads(single.stdout.strip().splitlines()[-1])["last_train"]
+    assert json.loads(results[0])["last_train"]["loss"] == pytest.approx(single_epoch["loss"], rel=1e-4)
     written = sorted(p.name for p in ddp_out.iterdir())
     assert written == ["config.json", "logs", "model_best.pth", "model_last.pth"]
     assert len(list((ddp_out / "logs").iterdir())) == 1
@@ -97,3 +118,49 @@ def test_torchrun_two_processes_equal_single_process(small_set, tmp_path) -> Non
     for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
         torch.testing.assert_close(sb["exp_avg"], sa["exp_avg"], rtol=1e-3, atol=1e-7)
         assert int(sa["step"]) == int(sb["step"]) == 3
+
+
+NAN_ON_RANK_ONE = """
+import json, sys, torch
+from centerpose_core.train.config import make_config
+from centerpose_core.train.loop import Trainer
+
+ann, images, out = sys.argv[1:4]
+options = {"train_ann": ann, "train_images": images, "out": out, "input_size": 64, "batch_size": 4}
+options |= {"workers": 0, "device": "cpu", "epochs": 1, "progress": False, "flip": 0.0}
+trainer = Trainer(make_config(options))
+rank = trainer.info.rank
+batch = next(iter(trainer.loader))
+if rank == 1:
+    batch["hps"][0, 0] = float("nan")  # a broken target: only rank 1's loss goes NaN
+before = [p.detach().clone() for p in trainer.model.parameters()]
+try:
+    trainer.train_step(batch, where="epoch 1 step 0")
+    result = {"raised": None}
+except FloatingPointError as exc:
+    result = {"raised": str(exc)}
+params = list(trainer.model.parameters())
+result["untouched"] = all(torch.equal(a, b) for a, b in zip(before, params))
+result["no_grad"] = all(p.grad is None for p in params)
+with open(f"{out}/rank{rank}.json", "w") as f:
+    json.dump(result, f)
+torch.distributed.destroy_process_group()
+"""
+
+
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun not found next to the Python interpreter")
+def test_non_finite_loss_on_one_rank_stops_every_rank_before_backward(small_set, tmp_path) -> None:
+    """Rank 1's loss is NaN: both ranks raise (none hangs waiting in backward's all-reduce), and
+    before any backward pass: no gradient exists and no weight changed on either rank."""
+    ann, images = small_set
+    script = tmp_path / "nan_step.py"
+    script.write_text(NAN_ON_RANK_ONE)
+    cmd = [TORCHRUN, "--nproc_per_node", "2", "--rdzv-backend", "c10d"]
+    cmd += ["--rdzv-endpoint", f"127.0.0.1:{free_port()}", "--max-restarts", "0"]
+    cmd += [str(script), str(ann), str(images), str(tmp_path)]
+    done = subprocess.run(cmd, env=subprocess_env(), capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for rank in (0, 1):
+        result = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        assert result["raised"] and "non-finite loss at epoch 1 step 0" in result["raised"], result
+        assert result["untouched"] and result["no_grad"], result

@@ -10,6 +10,7 @@ import torch
 
 from centerpose_core.constants import HEADS
 from centerpose_core.data.codec import PoseTargetCodec
+from centerpose_core.loss_weights import LossWeights
 from centerpose_core.losses import LOSS_TERMS, MultiPoseLoss, focal_loss, reg_l1_loss, reg_weighted_l1_loss
 from centerpose_core.transforms import get_affine_transform
 
@@ -108,13 +109,12 @@ def test_total_uses_original_weights() -> None:
         + terms["hp_offset_loss"]
     )
     assert total.item() == pytest.approx(expected.item(), rel=1e-6)
-    weighted, same_terms = MultiPoseLoss(
-        hm_weight=2, wh_weight=0.5, off_weight=3, hp_weight=0, hm_hp_weight=0
-    )(outputs, batch)
+    weighted, same_terms = MultiPoseLoss(LossWeights(hm=2, wh=0.5, offset=3, hp=0, hm_hp=0))(outputs, batch)
     expected = (
         2 * terms["hm_loss"] + 0.5 * terms["wh_loss"] + 3 * terms["off_loss"] + 3 * terms["hp_offset_loss"]
     )
     assert weighted.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert same_terms["hm_hp_loss"].item() == 0.0  # weight 0: not computed, as the original
     # The heatmap terms are the focal loss of the clamped sigmoid of the logits.
     clamped = outputs["hm"].sigmoid().clamp(1e-4, 1 - 1e-4)
     assert terms["hm_loss"].item() == pytest.approx(focal_loss(clamped, batch["hm"]).item(), rel=1e-6)
