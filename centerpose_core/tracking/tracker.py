@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -79,6 +79,7 @@ class PoseTracker:
 
     @property
     def tracks(self) -> tuple[TrackInfo, ...]:
+        """The live tracks (tentative, tracked and lost), as of the last processed frame."""
         boxes = kalman.state_to_box(self._means)
         return tuple(
             TrackInfo(t.id, t.state, boxes[i], t.hits, t.last_seen) for i, t in enumerate(self._tracks)
@@ -98,37 +99,43 @@ class PoseTracker:
 
         self._keep([stamp - t.last_seen <= cfg.lost_timeout_s for t in self._tracks])
         if self._tracks and dt > 0.0:
+            lost = np.array([t.state is TrackState.LOST for t in self._tracks])
+            self._means[lost, 6:] = 0.0  # as ByteTrack: an unseen person keeps its size
             self._means, self._covariances = kalman.predict(self._means, self._covariances, dt)
         track_boxes = kalman.state_to_box(self._means)
         similarity = pose_similarity(track_boxes, self._predicted_keypoints(), boxes, keypoints, cfg)
 
+        track_of_det = self._associate(similarity, scores)
+        ids = self._correct(track_of_det, boxes, keypoints, stamp)
+        new = np.flatnonzero((scores >= cfg.high_score_threshold) & (track_of_det < 0))
+        for det, track_id in zip(new, self._start_tracks(new, boxes, keypoints, stamp)):
+            ids[det] = track_id
+        return [replace(person, id=track_id) for person, track_id in zip(persons, ids)]
+
+    # --- steps of update -------------------------------------------------------------------
+
+    def _associate(self, similarity: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """ByteTrack's three matching stages; returns each detection's track row (-1: none)."""
+        cfg = self.config
         states = [t.state for t in self._tracks]
         confirmed = np.array([i for i, s in enumerate(states) if s is not TrackState.TENTATIVE], np.intp)
         tentative = np.array([i for i, s in enumerate(states) if s is TrackState.TENTATIVE], np.intp)
         high = np.flatnonzero(scores >= cfg.high_score_threshold)
         low = np.flatnonzero((scores >= cfg.low_score_threshold) & (scores < cfg.high_score_threshold))
-
-        track_of_det = np.full(len(persons), -1, np.intp)
+        track_of_det = np.full(len(scores), -1, np.intp)
+        # 1. high-score detections against every confirmed track, tracked or lost
         rows, cols = match(similarity[np.ix_(confirmed, high)], cfg.match_threshold)
         track_of_det[high[cols]] = confirmed[rows]
+        # 2. low-score detections against the confirmed tracks left that were seen last frame
         unmatched = np.setdiff1d(confirmed, confirmed[rows])
         still_tracked = np.array([i for i in unmatched if states[i] is TrackState.TRACKED], np.intp)
         rows, cols = match(similarity[np.ix_(still_tracked, low)], cfg.low_match_threshold)
         track_of_det[low[cols]] = still_tracked[rows]
+        # 3. high-score detections left against tentative tracks
         free_high = high[track_of_det[high] < 0]
         rows, cols = match(similarity[np.ix_(tentative, free_high)], cfg.match_threshold)
         track_of_det[free_high[cols]] = tentative[rows]
-
-        ids = self._correct(track_of_det, boxes, keypoints, stamp)
-        new = high[track_of_det[high] < 0]
-        for det, track_id in zip(new, self._start_tracks(new, boxes, keypoints, stamp)):
-            ids[det] = track_id
-        return [
-            Person(score=p.score, bbox=p.bbox, keypoints=p.keypoints, id=track_id)
-            for p, track_id in zip(persons, ids)
-        ]
-
-    # --- steps of update -------------------------------------------------------------------
+        return track_of_det
 
     def _checked_stamp(self, stamp_s: float) -> float:
         if isinstance(stamp_s, bool) or not isinstance(stamp_s, (int, float, np.floating, np.integer)):
