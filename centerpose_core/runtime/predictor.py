@@ -123,10 +123,17 @@ class Predictor:
     def decode(self, raw: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Raw head logits (doubled batch when flip-testing) -> sorted candidates in map pixels."""
         with _single_cpu_thread(self.backend.device):
-            maps = activate(raw)
-            if self.flip_test:
-                maps = merge_flip(maps)
-            return decode_multi_pose(maps, k=self.top_k)
+            return decode_multi_pose(self._activate(raw), k=self.top_k)
+
+    def head_maps(self, images_bgr: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:
+        """The activated head maps that decode reads for these images (flip-merged when flip
+        testing), to inspect a model or to check how close its outputs are to decode's decisions."""
+        batch, _ = self._prepare(images_bgr)
+        return self._activate(self.backend(batch))
+
+    def _activate(self, raw: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        maps = activate(raw)
+        return merge_flip(maps) if self.flip_test else maps
 
     def _prepare(self, images_bgr: Sequence[np.ndarray]) -> tuple[np.ndarray, list[WarpMeta]]:
         n = len(images_bgr)

@@ -11,9 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
+from seeded_nets import seeded_pose_net
 
-from centerpose_core.model import build_pose_net
 from centerpose_core.model.checkpoint import save_checkpoint
 
 CLI = [sys.executable, "-m", "centerpose_core.cli"]
@@ -21,13 +20,7 @@ CLI = [sys.executable, "-m", "centerpose_core.cli"]
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    net = build_pose_net()
-    with torch.no_grad():
-        for head, bias in (("hm", -1.0), ("wh", 3.0), ("hps", 0.0), ("hm_hp", -1.0)):
-            getattr(net, head)[2].weight.normal_(0, 0.05)
-            getattr(net, head)[2].bias.fill_(bias)
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "model.pth", net)
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "model.pth", seeded_pose_net())
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -88,7 +81,7 @@ def test_threshold_filters_and_grayscale_png_reads_as_three_channels(checkpoint,
         "--threshold",
         "0",
         "--max-persons",
-        "20",
+        "100",
         "--json",
         "-",
         str(tmp_path / "gray.png"),
@@ -96,8 +89,10 @@ def test_threshold_filters_and_grayscale_png_reads_as_three_channels(checkpoint,
     )
     assert result.returncode == 0, result.stderr
     gray_result, color_result = json.loads(result.stdout)
-    assert gray_result["persons"] == color_result["persons"]
-    cut = gray_result["persons"][5]["score"]
+    assert gray_result["persons"] == color_result["persons"]  # the same pixels, the same computation
+    # The threshold keeps exactly the persons scoring at least it (ties with the cut included), in order.
+    everyone = gray_result["persons"]
+    cut = everyone[5]["score"]
     result = _run(
         "predict",
         "--model",
@@ -105,13 +100,14 @@ def test_threshold_filters_and_grayscale_png_reads_as_three_channels(checkpoint,
         "--input-size",
         "128",
         "--threshold",
-        str(cut),
+        repr(cut),
         "--json",
         "-",
         str(tmp_path / "gray.png"),
     )
+    assert result.returncode == 0, result.stderr
     kept = json.loads(result.stdout)[0]["persons"]
-    assert 6 <= len(kept) < 20 and min(p["score"] for p in kept) >= cut
+    assert kept == [p for p in everyone if p["score"] >= cut] and len(kept) >= 6
 
 
 def test_missing_image_and_bad_checkpoint_are_one_line_errors(checkpoint, tmp_path):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-import torch
+from decode_margins import assert_same_persons, clear_decisions
+from seeded_nets import seeded_pose_net
 
-from centerpose_core.model import build_pose_net
 from centerpose_core.runtime import Predictor
 
 SIZE = 128
@@ -15,13 +15,7 @@ SIZE = 128
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(0)
-    net = build_pose_net()
-    with torch.no_grad():  # wake the regression heads up so boxes and keypoints have extent
-        for head, bias in (("hm", -1.0), ("wh", 3.0), ("hps", 0.0), ("hm_hp", -1.0)):
-            getattr(net, head)[2].weight.normal_(0, 0.05)
-            getattr(net, head)[2].bias.fill_(bias)
-    return net.eval()
+    return seeded_pose_net()  # distinct peaks: tests compare two computations (see decode_margins)
 
 
 @pytest.fixture(scope="module")
@@ -42,16 +36,19 @@ def test_real_images_give_sane_sorted_persons(predictor, coco_images):
         assert len(persons) == 100  # K candidates, no NMS between persons
         scores = [p.score for p in persons]
         assert scores == sorted(scores, reverse=True) and min(scores) >= 0.0 and max(scores) <= 1.0
+        # Not clipped to the image, but a center (an output-map cell plus its sub-pixel offset `reg`)
+        # lies in the warped square around the image, widened by the largest offset; boxes and
+        # keypoints stay within a few sizes of it.
+        side = max(height, width)
+        reach = (float(predictor.head_maps([image])["reg"].abs().max()) + 1) * side / predictor.output_size
         for p in persons:
             assert p.bbox.shape == (4,) and p.keypoints.shape == (17, 3)
             assert np.isfinite(p.bbox).all() and np.isfinite(p.keypoints).all()
-            assert p.bbox[0] <= p.bbox[2] and p.bbox[1] <= p.bbox[3]
-            # Not clipped to the image, but a center decoded from the output map lies inside
-            # the warped square around the image; boxes/keypoints stay within a few sizes of it.
+            # (x1 <= x2 is not checked: CenterNet does not clamp `wh`, and random weights regress
+            # some negative sizes.)
             cx, cy = (p.bbox[0] + p.bbox[2]) / 2, (p.bbox[1] + p.bbox[3]) / 2
-            side = max(height, width)
-            assert (width - side) / 2 - 1 <= cx <= (width + side) / 2 + 1
-            assert (height - side) / 2 - 1 <= cy <= (height + side) / 2 + 1
+            assert (width - side) / 2 - reach <= cx <= (width + side) / 2 + reach
+            assert (height - side) / 2 - reach <= cy <= (height + side) / 2 + reach
             assert np.all(np.abs(p.keypoints[:, :2] - [cx, cy]) < 2 * side)
             assert ((p.keypoints[:, 2] >= 0) & (p.keypoints[:, 2] <= 1)).all()
 
@@ -65,14 +62,12 @@ def test_threshold_and_max_persons(predictor, coco_images):
 
 
 def test_batch_equals_single_images(predictor, coco_images):
-    batch = predictor.predict_batch(coco_images[:2], threshold=0.0, max_persons=5)
-    for image, persons in zip(coco_images[:2], batch):
-        single = predictor.predict(image, threshold=0.0, max_persons=5)
-        np.testing.assert_allclose([p.score for p in single], [p.score for p in persons], rtol=1e-4)
-        for a in single:  # order may differ between (near-)tied scores: match each person by box
-            b = min(persons, key=lambda q: float(np.abs(q.bbox - a.bbox).sum()))  # noqa: B023
-            np.testing.assert_allclose(a.bbox, b.bbox, atol=1e-2)
-            np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-2)
+    # Batch and single runs differ by float rounding (other conv blocking), so persons are compared
+    # where no rounding can change decode's decisions, and at least 5 of them per image.
+    images = coco_images[:2]
+    for image, persons in zip(images, predictor.predict_batch(images, threshold=0.0)):
+        clear = clear_decisions(predictor.head_maps([image]), limit=20)
+        assert_same_persons(predictor.predict(image, threshold=0.0), persons, clear, min_ranked=5)
 
 
 def test_gray_and_bgra_inputs_equal_their_bgr_equivalent(predictor):
@@ -90,16 +85,20 @@ def test_gray_and_bgra_inputs_equal_their_bgr_equivalent(predictor):
 
 def test_flip_test_is_mirror_symmetric_in_scores_and_sizes(model):
     # With the image exactly as wide as the input, mirroring the image mirrors the network input,
-    # so flip-merged center and size maps are exact mirrors: same scores, same box sizes.
+    # so flip-merged center and size maps are mirrors (up to rounding): same scores, same box sizes,
+    # person by person over the ranking that rounding cannot reorder.
     predictor = Predictor(model, input_size=SIZE, flip_test=True)
     image = np.random.default_rng(1).integers(0, 255, size=(96, SIZE, 3), dtype=np.uint8)
-    plain = predictor.predict(image, max_persons=10)
-    mirrored = predictor.predict(image[:, ::-1].copy(), max_persons=10)
-    np.testing.assert_allclose([p.score for p in plain], [p.score for p in mirrored], rtol=1e-5)
-    sizes = lambda persons: sorted(  # noqa: E731
-        (round(float(p.bbox[2] - p.bbox[0]), 3), round(float(p.bbox[3] - p.bbox[1]), 3)) for p in persons
+    clear = clear_decisions(predictor.head_maps([image]), limit=10)
+    assert clear.ranked >= 5, f"only {clear.ranked} persons clear of rounding"
+    plain = predictor.predict(image)[: clear.ranked]
+    mirrored = predictor.predict(image[:, ::-1].copy())[: clear.ranked]
+    np.testing.assert_allclose([p.score for p in plain], [p.score for p in mirrored], atol=1e-5, rtol=0)
+    sizes = lambda persons: [p.bbox[2:] - p.bbox[:2] for p in persons]  # noqa: E731
+    np.testing.assert_allclose(sizes(plain), sizes(mirrored), atol=1e-3, rtol=0)
+    assert any(abs(p.bbox[0] + q.bbox[2] - SIZE) > 1e-2 for p, q in zip(plain, mirrored)), (
+        "box centers should not mirror exactly: reg comes from the unflipped pass only, as the original"
     )
-    np.testing.assert_allclose(sizes(plain), sizes(mirrored), atol=1e-3)
 
 
 @pytest.mark.parametrize(

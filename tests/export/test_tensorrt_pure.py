@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from decode_margins import assert_leading_persons_found
 
 from centerpose_core.export.tensorrt_build import (
     BuildOptions,
@@ -234,13 +235,14 @@ def test_engine_gives_the_torch_persons(precision, native_onnx, pose_model, real
         native_onnx, backend="tensorrt", input_size=128, precision=precision, cache_dir=engine_dir
     )
     assert len(list(engine_dir.glob("*.engine"))) == 1
-    tolerance = 0.05 if precision == "fp32" else 1.0
+    # Reduced precision moves scores by up to ~1e-3 (FP32 with TF32) or ~1e-2 (FP16): near-tied
+    # peaks may swap ranks or NMS cells, so persons are matched loosely, never by rank.
+    score_tolerance = 2e-3 if precision == "fp32" else 2e-2
     for image in real_images:
-        expected = reference.predict(image, threshold=0.3)
-        actual = trt_predictor.predict(image, threshold=0.3)
-        assert abs(len(actual) - len(expected)) <= (0 if precision == "fp32" else 2)
-        for ref, got in zip(expected[:5], actual[:5]):
-            assert np.abs(got.bbox - ref.bbox).max() <= tolerance * max(1.0, float(np.ptp(ref.bbox)))
+        cell = max(image.shape[:2]) / reference.output_size
+        assert_leading_persons_found(
+            reference.predict(image), trt_predictor.predict(image), score_tolerance=score_tolerance, cell=cell
+        )
     Predictor(native_onnx, backend="tensorrt", input_size=128, precision=precision, cache_dir=engine_dir)
     assert len(list(engine_dir.glob("*.engine"))) == 1  # cached, not rebuilt
 
