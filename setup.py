@@ -45,6 +45,7 @@ setup(
         "console_scripts": [
             "centerpose = centerpose_core.cli:main",
             "centerpose-ros = centerpose_ros.node:main",
+            "centerpose-ros-lifecycle = centerpose_ros.lifecycle_node:main",
         ],
     },
 )

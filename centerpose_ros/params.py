@@ -3,8 +3,9 @@
 Defaults here equal `config/pose.yaml` (a test keeps them in step). Numeric parameters are
 declared with dynamic typing and validated here, because rclpy otherwise rejects
 `-p score_threshold:=0` (an integer for a float parameter) and kills the node at start-up.
-Structural parameters (model, backend, QoS, topics) are read-only; thresholds, `max_persons`
-and the publish switches may be changed at run time with `ros2 param set`.
+Structural parameters (model, backend, QoS, topics; `read_only` below) are read-only in the plain
+node; the lifecycle node accepts them while unconfigured and applies them at the next `configure`.
+Thresholds, `max_persons` and the publish switches may be changed at run time with `ros2 param set`.
 """
 
 from __future__ import annotations
@@ -179,10 +180,12 @@ def from_values(values: dict[str, Any]) -> NodeParameters:
     return params
 
 
-def declare_parameters(node: Any) -> NodeParameters:
-    """Declare every parameter on an rclpy node (dynamic typing, read-only flags) and validate.
+def declare_parameters(node: Any, *, lock_structural: bool = True) -> None:
+    """Declare every parameter on an rclpy node (dynamic typing, ranges for tools).
 
-    Raises ParameterError for values the node cannot run with.
+    `lock_structural`: declare the structural parameters read-only (plain node); the lifecycle
+    node leaves them writable and refuses changes itself unless unconfigured.
+    Raises ParameterError for an override rclpy rejects (e.g. out of a declared range).
     """
     from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
     from rclpy.exceptions import InvalidParameterValueException
@@ -193,11 +196,13 @@ def declare_parameters(node: Any) -> NodeParameters:
             constraints.append("one of " + ", ".join(spec.choices))
         if spec.min_value is not None:
             constraints.append(f"range [{spec.min_value}, {spec.max_value}]")
+        if spec.read_only and not lock_structural:
+            constraints.append("changes only while unconfigured; applied at the next configure")
         descriptor = ParameterDescriptor(
             name=spec.name,
             description=spec.description,
             additional_constraints="; ".join(constraints),
-            read_only=spec.read_only,
+            read_only=spec.read_only and lock_structural,
             dynamic_typing=True,
         )
         # Ranges also for tools (rqt_reconfigure); rclpy checks them only when the value's type matches.
@@ -214,4 +219,8 @@ def declare_parameters(node: Any) -> NodeParameters:
             node.declare_parameter(spec.name, spec.default, descriptor)
         except InvalidParameterValueException as exc:
             raise ParameterError(f"parameter {spec.name!r}: invalid value ({exc})") from None
+
+
+def read_parameters(node: Any) -> NodeParameters:
+    """The node's current parameter values, validated; raises ParameterError naming the first problem."""
     return from_values({spec.name: node.get_parameter(spec.name).value for spec in PARAM_SPECS})

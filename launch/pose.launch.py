@@ -2,6 +2,7 @@
 
     ros2 launch centerpose_ros pose.launch.py model_path:=/models/multi_pose_dla_3x.pth \
         image:=/camera/color/image_raw
+    ros2 launch centerpose_ros pose.launch.py lifecycle:=true ...   # managed node, starts unconfigured
 
 Equivalent without `launch` (what the tests run; keep the two in step):
 
@@ -11,13 +12,14 @@ Equivalent without `launch` (what the tests run; keep the two in step):
 
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchDescription
 
 PACKAGE = "centerpose_ros"
 EXECUTABLE = "centerpose-ros"
+LIFECYCLE_EXECUTABLE = "centerpose-ros-lifecycle"
 NODE_NAME = "centerpose"
 DEFAULT_IMAGE_TOPIC = "/camera/image_raw"
 
@@ -25,6 +27,7 @@ DEFAULT_IMAGE_TOPIC = "/camera/image_raw"
 def _pose_node(context, *args, **kwargs):
     """Build the node once arguments are known: empty model_path/backend keep the params file's values."""
     image = LaunchConfiguration("image").perform(context)
+    lifecycle = LaunchConfiguration("lifecycle").perform(context).strip().lower() in ("true", "1", "yes")
     overrides = {}
     for name in ("model_path", "backend"):
         value = LaunchConfiguration(name).perform(context)
@@ -33,10 +36,11 @@ def _pose_node(context, *args, **kwargs):
     parameters = [LaunchConfiguration("params_file")]
     if overrides:
         parameters.append(overrides)
+    node_action = LifecycleNode if lifecycle else Node
     return [
-        Node(
+        node_action(
             package=PACKAGE,
-            executable=EXECUTABLE,
+            executable=LIFECYCLE_EXECUTABLE if lifecycle else EXECUTABLE,
             name=NODE_NAME,
             namespace=LaunchConfiguration("namespace"),
             parameters=parameters,
@@ -70,6 +74,12 @@ def generate_launch_description():
                 "backend",
                 default_value="",
                 description="auto, tensorrt, onnxruntime or torch; empty: the params file's value (auto).",
+            ),
+            DeclareLaunchArgument(
+                "lifecycle",
+                default_value="false",
+                description="true: run the managed (lifecycle) node, which starts unconfigured and waits "
+                "for configure/activate from a lifecycle manager or `ros2 lifecycle set`.",
             ),
             DeclareLaunchArgument(
                 "namespace",

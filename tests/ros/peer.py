@@ -3,12 +3,16 @@
     peer.py publish PLAN.pkl [--reliability R] [--rate HZ | --lockstep] [--times OUT.jsonl] ...
     peer.py record OUT.jsonl [--topics detections,markers,diagnostics,annotated] [--qos-durability D]
     peer.py set-param NODE NAME=VALUE ...
+    peer.py lifecycle NODE      (then one command per stdin line: a transition label or `get`)
 
 `publish` sends the frames of a plan (a pickled list of dicts, see `make_message`) to `image` /
 `image/compressed`; it waits until the node's subscription has matched (the node subscribes only
 once its model is loaded). `--lockstep` waits for each good frame's /pose/detections before
 sending the next, so no frame is dropped by design. `record` writes one JSON line per message
 received (with the wall-clock receive time) and flushes it, so a test can read it while it runs.
+`publish` ends by printing `SUBSCRIBERS raw=N compressed=M`: the image subscriptions matched then.
+`lifecycle` calls NODE/change_state (by transition label, as `ros2 lifecycle set`) and
+NODE/get_state, printing `RESULT <n> <command> ok|FAILED <state label>` per command.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 import rclpy
 from centerpose_msgs.msg import PersonPoseArray
 from diagnostic_msgs.msg import DiagnosticArray
+from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from rclpy.node import Node
@@ -152,6 +157,11 @@ def _publish_plan(args, plan, node, raw_pub, compressed_pub, answered, lock) -> 
     time.sleep(args.linger)  # keep the writer alive until reliable delivery completes
     if times:
         times.close()
+    print(
+        f"SUBSCRIBERS raw={raw_pub.get_subscription_count()} "
+        f"compressed={compressed_pub.get_subscription_count()}",
+        flush=True,
+    )
     return 0
 
 
@@ -283,6 +293,40 @@ def set_param(args: argparse.Namespace) -> int:
     return 0 if all(r.successful for r in results) else 1
 
 
+def lifecycle(args: argparse.Namespace) -> int:
+    node = Node("test_lifecycle_client")
+    change = node.create_client(ChangeState, f"{args.node}/change_state")
+    get = node.create_client(GetState, f"{args.node}/get_state")
+    for client in (change, get):
+        if not client.wait_for_service(timeout_sec=args.timeout):
+            print(f"lifecycle: service {client.srv_name} not available", file=sys.stderr)
+            return 3
+
+    def call(client: Any, request: Any) -> Any:
+        future = client.call_async(request)
+        rclpy.spin_until_future_complete(node, future, timeout_sec=args.timeout)
+        return future.result()
+
+    print("LIFECYCLE CLIENT READY", flush=True)
+    count = 0
+    for line in sys.stdin:
+        command = line.strip()
+        if not command:
+            continue
+        count += 1
+        ok = True
+        if command != "get":
+            request = ChangeState.Request()
+            request.transition.label = command
+            reply = call(change, request)
+            ok = reply is not None and reply.success
+        state = call(get, GetState.Request())
+        label = state.current_state.label if state is not None else "no_reply"
+        print(f"RESULT {count} {command} {'ok' if ok else 'FAILED'} {label} {time.time():.6f}", flush=True)
+    node.destroy_node()
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -310,6 +354,10 @@ def main() -> int:
     s.add_argument("assignments", nargs="+", help="NAME=JSON_VALUE")
     s.add_argument("--timeout", type=float, default=20.0)
     s.set_defaults(func=set_param)
+    lc = sub.add_parser("lifecycle")
+    lc.add_argument("node")
+    lc.add_argument("--timeout", type=float, default=120.0)
+    lc.set_defaults(func=lifecycle)
     args = parser.parse_args()
     rclpy.init()
     try:

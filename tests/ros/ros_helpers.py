@@ -1,4 +1,5 @@
-"""Real-process ROS 2 helpers: the node, a publisher and a recorder as separate processes.
+"""Real-process ROS 2 helpers: the node, a publisher, a recorder and a lifecycle client as
+separate processes.
 
 All of them run with loopback-only Fast DDS on a domain id of their own (centerpose_ros.local_dds),
 so parallel runs never cross-talk and no packet leaves the machine.
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ REPO = Path(__file__).resolve().parents[2]
 PEER = Path(__file__).resolve().parent / "peer.py"
 PYTHON = sys.executable
 NODE_EXE = Path(sys.executable).parent / "centerpose-ros"
+LIFECYCLE_NODE_EXE = Path(sys.executable).parent / "centerpose-ros-lifecycle"
 PARAMS_FILE = REPO / "config" / "pose.yaml"
 TEST_INPUT_SIZE = 128  # torch CPU forward of the full model at 128 px: ~0.2 s (512: ~2 s)
 
@@ -44,11 +47,25 @@ TEST_INPUT_SIZE = 128  # torch CPU forward of the full model at 128 px: ~0.2 s (
 class Proc:
     """A child process whose stdout+stderr go to a log file the test can read while it runs."""
 
-    def __init__(self, name: str, cmd: list[str], env: dict[str, str], log_dir: Path) -> None:
+    def __init__(
+        self, name: str, cmd: list[str], env: dict[str, str], log_dir: Path, stdin: bool = False
+    ) -> None:
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.popen = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO)
+        self.popen = subprocess.Popen(
+            cmd,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+        )
+
+    def send(self, line: str) -> None:
+        """Write one line to the process's standard input (started with stdin=True)."""
+        self.popen.stdin.write(line.encode() + b"\n")
+        self.popen.stdin.flush()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -98,15 +115,22 @@ class RosSession:
         self.procs: list[Proc] = []
         self._count = 0
 
-    def _start(self, name: str, cmd: list[str]) -> Proc:
+    def _start(self, name: str, cmd: list[str], stdin: bool = False) -> Proc:
         self._count += 1
-        proc = Proc(f"{self._count:02d}_{name}", cmd, self.env, self.tmp)
+        proc = Proc(f"{self._count:02d}_{name}", cmd, self.env, self.tmp, stdin=stdin)
         self.procs.append(proc)
         return proc
 
-    def start_node(self, model_path: Path, name: str = "node", **params: Any) -> Proc:
+    def start_node(
+        self,
+        model_path: Path,
+        name: str = "node",
+        executable: Path = NODE_EXE,
+        ros_args: tuple[str, ...] = (),
+        **params: Any,
+    ) -> Proc:
         args = [
-            str(NODE_EXE),
+            str(executable),
             "--ros-args",
             "--params-file",
             str(PARAMS_FILE),
@@ -116,7 +140,13 @@ class RosSession:
         for key, value in params.items():
             text = str(value).lower() if isinstance(value, bool) else str(value)
             args += ["-p", f"{key}:={text}"]
-        return self._start(name, args)
+        return self._start(name, [*args, *ros_args])
+
+    def start_lifecycle_client(self, node: str = "/centerpose") -> LifecycleClient:
+        """A client process for `node`'s ~/change_state and ~/get_state services, ready to use."""
+        proc = self._start("lifecycle_client", [PYTHON, str(PEER), "lifecycle", node], stdin=True)
+        proc.wait_for_log("LIFECYCLE CLIENT READY", timeout=60)
+        return LifecycleClient(proc)
 
     def start_recorder(
         self,
@@ -156,6 +186,62 @@ class RosSession:
     def close(self) -> None:
         for proc in reversed(self.procs):
             proc.stop(signal.SIGTERM, timeout=20.0 if "node" in proc.name else 5.0)
+
+
+class LifecycleClient:
+    """Drives a lifecycle node from a separate process (peer.py lifecycle), one command at a time."""
+
+    def __init__(self, proc: Proc) -> None:
+        self.proc = proc
+        self._sent = 0
+
+    def change(self, transition: str, timeout: float = 120.0) -> tuple[bool, str]:
+        """Request `transition` (configure, activate, deactivate, cleanup, shutdown) by label;
+        returns (success, state label afterwards)."""
+        self._sent += 1
+        self.proc.send(transition)
+        match = self.proc.wait_for_log(rf"RESULT {self._sent} {transition} (ok|FAILED) (\w+)", timeout)
+        return match.group(1) == "ok", match.group(2)
+
+    def state(self) -> str:
+        return self.change("get", timeout=30.0)[1]
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Resident memory of a process in MB (Linux /proc): all, anonymous (heap, tensors), file-backed
+    (library code and mapped files, which stay once paged in)."""
+
+    rss: float
+    anon: float
+    file: float
+
+    def __str__(self) -> str:
+        return f"{self.rss:.0f} (anon {self.anon:.0f}, file {self.file:.0f})"
+
+
+def memory_mb(pid: int) -> Memory:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "RssAnon", "RssFile"):
+            fields[key] = int(value.split()[0]) / 1024.0
+    return Memory(fields["VmRSS"], fields["RssAnon"], fields["RssFile"])
+
+
+def assert_same_persons(record: dict[str, Any], expected: list[Any]) -> None:
+    """A recorded PersonPoseArray equals the Predictor's persons (same order, scores, boxes, joints)."""
+    got = record["persons"]
+    assert len(got) == len(expected), (
+        f"{record['frame_id']}: {len(got)} persons, Predictor gives {len(expected)}"
+    )
+    for person, want in zip(got, expected, strict=True):
+        assert person["id"] == -1
+        assert person["score"] == pytest.approx(want.score, abs=1e-5)
+        np.testing.assert_allclose(person["bbox"], want.bbox, atol=1e-3, rtol=0)
+        np.testing.assert_allclose(np.array(person["keypoints"]), want.keypoints, atol=1e-3, rtol=0)
+    scores = [p["score"] for p in got]
+    assert scores == sorted(scores, reverse=True), "persons must come highest score first"
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

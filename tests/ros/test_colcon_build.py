@@ -203,7 +203,7 @@ def test_readme_colcon_build_builds_both_packages(workspace: Workspace) -> None:
 
 def test_install_space_layout(workspace: Workspace) -> None:
     ros = workspace.prefix("centerpose_ros")
-    for executable in ("centerpose-ros",):
+    for executable in ("centerpose-ros", "centerpose-ros-lifecycle"):
         path = ros / "lib" / "centerpose_ros" / executable
         assert path.is_file() and os.access(path, os.X_OK), f"{path} missing or not executable"
     share = ros / "share" / "centerpose_ros"
@@ -248,13 +248,15 @@ print("INSTALL SPACE OK", len(libraries), "message libraries")
 def test_sourced_install_space_imports_messages_and_runs_help(workspace: Workspace) -> None:
     script = (
         f"python - {shlex.quote(str(workspace.install))} <<'EOF'\n{INSTALL_SPACE_CHECK}\nEOF\n"
+        "(ros2 run centerpose_ros centerpose-ros-lifecycle --help)\n"  # a subshell: `ros2 run` execs
         "ros2 run centerpose_ros centerpose-ros --help\n"
     )
     result = workspace.sourced_bash(script)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "INSTALL SPACE OK" in result.stdout
-    assert "usage: centerpose-ros" in result.stdout and "model_path" in result.stdout, output
+    assert "usage: centerpose-ros-lifecycle" in result.stdout, output
+    assert "usage: centerpose-ros [" in result.stdout and "model_path" in result.stdout, output
 
 
 def test_readme_ros2_run_line_starts_the_node(workspace: Workspace, random_checkpoint: Path) -> None:

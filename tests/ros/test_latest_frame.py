@@ -50,3 +50,29 @@ def test_close_wakes_a_waiting_consumer() -> None:
     slot.close()
     worker.join(1)
     assert result == [None]
+
+
+def test_wait_idle_waits_for_the_item_in_flight_and_discard_drops_the_waiting_one() -> None:
+    slot: LatestFrameSlot[int] = LatestFrameSlot()
+    assert slot.wait_idle(timeout=0) is True  # nothing waiting, nothing in flight
+    slot.put(1)
+    assert slot.take(timeout=0) == 1 and slot.in_flight
+    slot.put(2)
+    assert slot.discard() is True and slot.discard() is False
+    assert slot.dropped == 0, "a discarded frame is not a dropped one"
+    assert slot.wait_idle(timeout=0.05) is False, "item 1 is still in flight"
+
+    finished: list[float] = []
+
+    def finish() -> None:
+        time.sleep(0.2)
+        finished.append(time.monotonic())
+        slot.task_done()
+
+    worker = threading.Thread(target=finish)
+    worker.start()
+    assert slot.wait_idle(timeout=5) is True
+    returned = time.monotonic()
+    worker.join()
+    assert finished and returned >= finished[0] and not slot.in_flight
+    assert slot.take(timeout=0) is None, "the discarded item never reaches the worker"

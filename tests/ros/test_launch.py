@@ -16,7 +16,7 @@ from centerpose_ros.params import PARAM_SPECS
 
 REPO = Path(__file__).resolve().parents[2]
 LAUNCH_FILE = REPO / "launch" / "pose.launch.py"
-ARGUMENTS = {"image", "params_file", "model_path", "backend", "namespace"}
+ARGUMENTS = {"image", "params_file", "model_path", "backend", "namespace", "lifecycle"}
 
 
 def _constants() -> dict[str, object]:
@@ -42,7 +42,10 @@ def _declared_arguments() -> set[str]:
 def test_launch_file_matches_the_console_script() -> None:
     constants = _constants()
     assert constants["EXECUTABLE"] == "centerpose-ros"
-    assert "centerpose-ros = centerpose_ros.node:main" in (REPO / "setup.py").read_text()
+    assert constants["LIFECYCLE_EXECUTABLE"] == "centerpose-ros-lifecycle"
+    setup_py = (REPO / "setup.py").read_text()
+    assert "centerpose-ros = centerpose_ros.node:main" in setup_py
+    assert "centerpose-ros-lifecycle = centerpose_ros.lifecycle_node:main" in setup_py
     try:
         from centerpose_ros.node import NODE_NAME
     except ImportError:  # rclpy / centerpose_msgs missing: the rest still holds
@@ -60,7 +63,7 @@ def test_launch_description_builds_where_launch_ros_exists() -> None:
     if importlib.util.find_spec("launch_ros") is None:
         pytest.skip("launch_ros is not importable here (not on PyPI); the launch file is checked statically")
     from launch.actions import DeclareLaunchArgument
-    from launch_ros.actions import Node
+    from launch_ros.actions import LifecycleNode, Node
 
     from launch import LaunchContext
 
@@ -78,6 +81,10 @@ def test_launch_description_builds_where_launch_ros_exists() -> None:
         model_path="/m.pth",
         backend="",
         namespace="robot1",
+        lifecycle="false",
     )
     (node,) = module._pose_node(context)
-    assert isinstance(node, Node)
+    assert isinstance(node, Node) and not isinstance(node, LifecycleNode)
+    context.launch_configurations.update(lifecycle="true")
+    (managed,) = module._pose_node(context)
+    assert isinstance(managed, LifecycleNode)

@@ -11,7 +11,15 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from ros_helpers import TEST_INPUT_SIZE, Proc, RosSession, raw_entry, require_ros, wait_for_records
+from ros_helpers import (
+    TEST_INPUT_SIZE,
+    Proc,
+    RosSession,
+    assert_same_persons,
+    raw_entry,
+    require_ros,
+    wait_for_records,
+)
 
 require_ros()
 pytestmark = pytest.mark.ros
@@ -56,14 +64,6 @@ def _compressed(image: np.ndarray, ext: str, frame_id: str, stamp: tuple[int, in
     return dict(type="compressed", format=ext[1:], frame_id=frame_id, stamp=stamp, data=encoded.tobytes())
 
 
-def _assert_same(record: dict[str, Any], expected: list[Any]) -> None:
-    assert len(record["persons"]) == len(expected)
-    for got, want in zip(record["persons"], expected, strict=True):
-        assert got["score"] == pytest.approx(want.score, abs=1e-5)
-        np.testing.assert_allclose(got["bbox"], want.bbox, atol=1e-3, rtol=0)
-        np.testing.assert_allclose(np.array(got["keypoints"]), want.keypoints, atol=1e-3, rtol=0)
-
-
 def test_integer_threshold_zero_accepted_and_publishes_all_candidates(node, reference_predictor) -> None:
     session, proc, records = node
     image = np.random.default_rng(1).integers(0, 256, (120, 160, 3), dtype=np.uint8)
@@ -71,7 +71,7 @@ def test_integer_threshold_zero_accepted_and_publishes_all_candidates(node, refe
     record = _detections(records, "int_thr_", 1)["int_thr_0"]
     # threshold 0 keeps all K=100 candidates, so max_persons decides the count.
     assert len(record["persons"]) == MAX_PERSONS
-    _assert_same(record, reference_predictor.predict(image, threshold=0.0, max_persons=MAX_PERSONS))
+    assert_same_persons(record, reference_predictor.predict(image, threshold=0.0, max_persons=MAX_PERSONS))
 
 
 def test_best_effort_subscription_receives_best_effort_camera(node) -> None:
@@ -103,10 +103,12 @@ def test_compressed_jpeg_and_png(node, reference_predictor) -> None:
     got = _detections(records, "comp_", 2)
     assert set(got) == {"comp_jpeg", "comp_png"}
     decoded = cv2.imdecode(np.frombuffer(jpeg["data"], np.uint8), cv2.IMREAD_COLOR)
-    _assert_same(
+    assert_same_persons(
         got["comp_jpeg"], reference_predictor.predict(decoded, threshold=0.0, max_persons=MAX_PERSONS)
     )
-    _assert_same(got["comp_png"], reference_predictor.predict(image, threshold=0.0, max_persons=MAX_PERSONS))
+    assert_same_persons(
+        got["comp_png"], reference_predictor.predict(image, threshold=0.0, max_persons=MAX_PERSONS)
+    )
     assert tuple(got["comp_png"]["stamp"]) == (71, 0)
     assert "could not decode the compressed image" in proc.log()
 

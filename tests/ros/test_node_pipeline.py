@@ -21,6 +21,7 @@ from ros_helpers import (
     TEST_INPUT_SIZE,
     Proc,
     RosSession,
+    assert_same_persons,
     latest_diagnostics,
     raw_entry,
     read_jsonl,
@@ -76,20 +77,6 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, random_checkpoint: Path) 
         assert "Traceback" not in log and "shutting down" in log, log[-3000:]
     finally:
         session.close()
-
-
-def assert_same_persons(record: dict[str, Any], expected: list[Any]) -> None:
-    got = record["persons"]
-    assert len(got) == len(expected), (
-        f"{record['frame_id']}: {len(got)} persons, Predictor gives {len(expected)}"
-    )
-    for person, want in zip(got, expected, strict=True):
-        assert person["id"] == -1
-        assert person["score"] == pytest.approx(want.score, abs=1e-5)
-        np.testing.assert_allclose(person["bbox"], want.bbox, atol=1e-3, rtol=0)
-        np.testing.assert_allclose(np.array(person["keypoints"]), want.keypoints, atol=1e-3, rtol=0)
-    scores = [p["score"] for p in got]
-    assert scores == sorted(scores, reverse=True), "persons must come highest score first"
 
 
 def run_and_compare(

@@ -1,0 +1,429 @@
+"""The node's frame pipeline, shared by the plain and the lifecycle node.
+
+Threading: subscription callbacks only put the newest frame into a one-slot mailbox; one worker
+thread converts it, runs the Predictor, then hands the result to an ordered list of steps
+(`FrameStep`: publish detections, markers, the annotated image; later ones may track or add depth).
+The executor therefore never blocks on inference, older frames are dropped (and counted), and
+every output carries the processed frame's header. Topics and QoS: see DESIGN.md and qos.py.
+
+The pipeline is a component of a node, not a node: it is built once the model is loaded
+(`PoseNode.__init__`, or `LifecyclePoseNode.on_configure`), takes frames between `start_input()`
+and `stop_input()` (lifecycle activate / deactivate), and `close()` releases everything but the node.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import rclpy
+from centerpose_msgs.msg import PersonPoseArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
+from rclpy.logging import LoggingSeverity
+from rclpy.qos import QoSCompatibility, qos_check_compatible
+from sensor_msgs.msg import CompressedImage, Image
+from visualization_msgs.msg import MarkerArray
+
+from centerpose_core.runtime import Predictor
+from centerpose_core.types import Person
+from centerpose_core.viz import draw_persons
+from centerpose_ros import qos
+from centerpose_ros.image_conversion import (
+    ImageConversionError,
+    bgr_to_image_msg,
+    compressed_to_bgr,
+    image_to_bgr,
+)
+from centerpose_ros.latest_frame import LatestFrameSlot
+from centerpose_ros.messages import persons_to_markers, persons_to_msg
+from centerpose_ros.params import NodeParameters
+from centerpose_ros.stats import NodeStats
+
+NODE_NAME = "centerpose"
+IMAGE_TOPIC, COMPRESSED_TOPIC = "image", "image/compressed"
+DETECTIONS_TOPIC, ANNOTATED_TOPIC, MARKERS_TOPIC = (
+    "/pose/detections",
+    "/pose/image_annotated",
+    "/pose/markers",
+)
+DIAGNOSTICS_TOPIC = "/diagnostics"
+DIAGNOSTICS_PERIOD_S = 1.0
+LOG_PERIOD_S = 10.0
+WARN_PERIOD_S = 5.0  # the same bad-input warning at most this often
+NO_INPUT_WARN_S = 5.0
+
+
+@dataclass
+class Frame:
+    """A received image message, as it waits in the mailbox."""
+
+    msg: Any
+    compressed: bool
+    received: float  # time.monotonic() when the callback got it
+
+
+@dataclass
+class ProcessedFrame:
+    """One frame after inference, handed to every step in order.
+
+    A step may replace `persons` (e.g. a tracker returning persons with ids) or leave results in
+    `extras` for the steps after it. `params` is the parameter snapshot this frame runs with.
+    """
+
+    header: Any  # std_msgs/Header of the source image
+    image: np.ndarray  # the source image, BGR uint8 (H, W, 3)
+    persons: list[Person]  # highest score first
+    params: NodeParameters
+    received: float  # time.monotonic() when the image arrived
+    inference_ms: float  # the Predictor's time for this frame
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class FrameStep(Protocol):
+    """One per-frame job after inference. Runs on the worker thread; an exception skips the
+    rest of this frame's steps with a throttled warning (the node keeps running)."""
+
+    name: str
+
+    def process(self, frame: ProcessedFrame) -> None: ...
+
+    def close(self) -> None:
+        """Release what the step created (publishers, subscriptions); called once, from `close()`."""
+
+
+class DetectionsOutput:
+    """/pose/detections for every processed frame (also when empty); records latency statistics."""
+
+    name = "detections"
+
+    def __init__(self, publisher: Any, stats: NodeStats, logger: Any) -> None:
+        self._publisher, self._stats, self._log = publisher, stats, logger
+
+    def process(self, frame: ProcessedFrame) -> None:
+        header = frame.header
+        self._publisher.publish(persons_to_msg(frame.persons, header))
+        latency_ms = (time.monotonic() - frame.received) * 1e3
+        self._stats.frame_processed(latency_ms, frame.inference_ms)
+        if self._log.is_enabled_for(LoggingSeverity.DEBUG):  # per-frame timings for benchmarks
+            self._log.debug(
+                f"frame {header.stamp.sec}.{header.stamp.nanosec:09d} '{header.frame_id}': "
+                f"inference {frame.inference_ms:.3f} ms, receive->publish {latency_ms:.3f} ms, "
+                f"{len(frame.persons)} persons"
+            )
+
+    def close(self) -> None:
+        pass
+
+
+class MarkersOutput:
+    """/pose/markers (RViz), only while enabled and subscribed."""
+
+    name = "markers"
+
+    def __init__(self, publisher: Any, stats: NodeStats) -> None:
+        self._publisher, self._stats = publisher, stats
+
+    def process(self, frame: ProcessedFrame) -> None:
+        if frame.params.publish_markers and self._publisher.get_subscription_count() > 0:
+            markers = persons_to_markers(frame.persons, frame.header, frame.params.keypoint_threshold)
+            self._publisher.publish(markers)
+            self._stats.markers_published()
+
+    def close(self) -> None:
+        pass
+
+
+class AnnotatedOutput:
+    """/pose/image_annotated, drawn only while enabled and subscribed."""
+
+    name = "annotated"
+
+    def __init__(self, publisher: Any, stats: NodeStats) -> None:
+        self._publisher, self._stats = publisher, stats
+
+    def process(self, frame: ProcessedFrame) -> None:
+        params = frame.params
+        if params.publish_annotated and self._publisher.get_subscription_count() > 0:
+            drawn = draw_persons(frame.image, frame.persons, keypoint_threshold=params.keypoint_threshold)
+            self._publisher.publish(bgr_to_image_msg(drawn, frame.header))
+            self._stats.annotated_published()
+
+    def close(self) -> None:
+        pass
+
+
+class PosePipeline:
+    """Frames in, persons out, for one node (see the module docstring).
+
+    Args:
+        node: the rclpy node (plain or lifecycle) the topics belong to.
+        params: validated parameters; replace `pipeline.params` to change run-time values.
+        predictor: a loaded, warmed-up Predictor; the pipeline drops its reference in `close()`.
+        backend_name: "backend/device", for logs and diagnostics.
+        lifecycle_publishers: create the outputs as lifecycle publishers (publish only while the
+            node is active); /diagnostics stays a plain publisher so an inactive node reports too.
+    """
+
+    def __init__(
+        self,
+        node: Any,
+        params: NodeParameters,
+        predictor: Predictor,
+        backend_name: str,
+        *,
+        lifecycle_publishers: bool = False,
+    ) -> None:
+        self.node = node
+        self.params = params
+        self.predictor: Predictor | None = predictor
+        self.backend_name = backend_name
+        self.stats = NodeStats()
+        self._log = node.get_logger()
+        self._lifecycle = lifecycle_publishers
+        self._slot: LatestFrameSlot[Frame] = LatestFrameSlot()
+        self._image_qos = qos.image_qos(params.image_reliability)
+        self._subscriptions: list[Any] = []
+        self._publishers: list[tuple[Any, bool]] = []  # (publisher, is_lifecycle)
+        self._input_since: float | None = None
+        self._last_key: tuple[int, int, str] | None = None
+        self._warned: dict[str, tuple[float, int]] = {}
+        self._qos_problem = ""
+        self._last_log = time.monotonic()
+
+        self.steps: list[FrameStep] = [
+            DetectionsOutput(
+                self.create_output(PersonPoseArray, DETECTIONS_TOPIC, qos.DETECTIONS_QOS),
+                self.stats,
+                self._log,
+            ),
+            MarkersOutput(self.create_output(MarkerArray, MARKERS_TOPIC, qos.MARKERS_QOS), self.stats),
+            AnnotatedOutput(self.create_output(Image, ANNOTATED_TOPIC, qos.ANNOTATED_QOS), self.stats),
+        ]
+        self._diagnostics_pub = self._create_publisher(
+            DiagnosticArray, DIAGNOSTICS_TOPIC, qos.DIAGNOSTICS_QOS, lifecycle=False
+        )
+        self._timer = node.create_timer(DIAGNOSTICS_PERIOD_S, self._on_diagnostics_timer)
+        self._worker = threading.Thread(target=self._run_worker, name="centerpose-inference", daemon=True)
+        self._worker.start()
+
+    # --- composition -----------------------------------------------------------------------------
+    def create_output(self, msg_type: Any, topic: str, profile: Any) -> Any:
+        """A publisher for a step's output: gated by the lifecycle like the node's own outputs,
+        destroyed in `close()`, with an incompatible-QoS warning."""
+        return self._create_publisher(msg_type, topic, profile, lifecycle=self._lifecycle)
+
+    def insert_step(self, step: FrameStep, *, before: str | None = None) -> None:
+        """Add a per-frame step: at the end, or before the step named `before` (e.g. "detections")."""
+        names = [s.name for s in self.steps]
+        index = len(self.steps) if before is None else names.index(before)
+        self.steps.insert(index, step)
+
+    # --- input: on while active -------------------------------------------------------------------
+    def start_input(self) -> None:
+        """Subscribe to the image topic(s); frames flow to the worker from now on."""
+        if self._subscriptions:
+            return
+        self._subscriptions = [self._subscribe(Image, IMAGE_TOPIC, compressed=False)]
+        if self.params.use_compressed:
+            self._subscriptions.append(self._subscribe(CompressedImage, COMPRESSED_TOPIC, compressed=True))
+        self._input_since = time.monotonic()
+
+    def stop_input(self, timeout: float = 30.0) -> bool:
+        """Unsubscribe, drop the frame waiting in the mailbox and wait for the one in flight to be
+        published. Returns False when that frame was still running after `timeout` seconds."""
+        for subscription in self._subscriptions:
+            self.node.destroy_subscription(subscription)
+        self._subscriptions = []
+        self._input_since = None
+        self._slot.discard()
+        return self._slot.wait_idle(timeout)
+
+    @property
+    def busy(self) -> bool:
+        """True while the worker runs a frame."""
+        return self._slot.in_flight
+
+    @property
+    def input_topics(self) -> list[str]:
+        return [s.topic_name for s in self._subscriptions]
+
+    def describe(self) -> str:
+        """One line for the log: model, backend, size, input topics and QoS, output."""
+        topics = ", ".join(f"'{topic}'" for topic in self.input_topics) or "no topic (input stopped)"
+        return (
+            f"{Path(self.params.model_path).name} on {self.backend_name} at {self.params.input_size}px; "
+            f"listening on {topics} (reliability {self.params.image_reliability},"
+            f" keep-last {qos.IMAGE_DEPTH}); publishing {DETECTIONS_TOPIC}"
+        )
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop input, finish the frame in flight, stop the worker, destroy the node's entities
+        created here and drop the Predictor (the caller frees memory, see model_loader)."""
+        if not self.stop_input(timeout):
+            self._log.warning(f"inference worker still busy after {timeout:.0f} s; closing anyway")
+        self._slot.close()
+        self._worker.join(timeout)
+        for step in self.steps:
+            step.close()
+        self.node.destroy_timer(self._timer)
+        for publisher, lifecycle in self._publishers:
+            if lifecycle:
+                self.node.destroy_lifecycle_publisher(publisher)
+            else:
+                self.node.destroy_publisher(publisher)
+        self._publishers = []
+        self.steps = []
+        self.predictor = None
+
+    # --- entity helpers -----------------------------------------------------------------------------
+    def _create_publisher(self, msg_type: Any, topic: str, profile: Any, *, lifecycle: bool) -> Any:
+        holder: dict[str, Any] = {}
+        callbacks = PublisherEventCallbacks(
+            incompatible_qos=lambda event: self._on_publisher_incompatible(holder["pub"], profile, event)
+        )
+        create = self.node.create_lifecycle_publisher if lifecycle else self.node.create_publisher
+        holder["pub"] = create(msg_type, topic, profile, event_callbacks=callbacks)
+        self._publishers.append((holder["pub"], lifecycle))
+        return holder["pub"]
+
+    def _subscribe(self, msg_type: Any, topic: str, compressed: bool) -> Any:
+        holder: dict[str, Any] = {}
+        callbacks = SubscriptionEventCallbacks(
+            incompatible_qos=lambda event: self._on_subscription_incompatible(holder["sub"], event)
+        )
+        holder["sub"] = self.node.create_subscription(
+            msg_type,
+            topic,
+            lambda msg: self._on_frame(msg, compressed),
+            self._image_qos,
+            event_callbacks=callbacks,
+        )
+        return holder["sub"]
+
+    # --- executor-side callbacks (never block) ------------------------------------------------------
+    def _on_frame(self, msg: Any, compressed: bool) -> None:
+        now = time.monotonic()
+        if self.params.use_compressed:
+            # With both `image` and `image/compressed` subscribed, a camera publishing both would
+            # deliver every frame twice: keep the first copy of each (stamp, frame_id).
+            key = (msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id)
+            if key == self._last_key:
+                return
+            self._last_key = key
+        self.stats.frame_received(now)
+        if self._slot.put(Frame(msg, compressed, now)):
+            self.stats.frame_dropped()
+
+    def _on_subscription_incompatible(self, subscription: Any, event: Any) -> None:
+        topic = subscription.topic_name
+        peers = [info.qos_profile for info in self.node.get_publishers_info_by_topic(topic)]
+        bad = [p for p in peers if qos_check_compatible(p, self._image_qos)[0] == QoSCompatibility.ERROR]
+        text = qos.subscription_mismatch_message(
+            topic, self._image_qos, bad or peers, event.last_policy_kind, self.params.image_reliability
+        )
+        self._qos_problem = text
+        self._log.warning(text)
+
+    def _on_publisher_incompatible(self, publisher: Any, profile: Any, event: Any) -> None:
+        topic = publisher.topic_name
+        peers = [info.qos_profile for info in self.node.get_subscriptions_info_by_topic(topic)]
+        bad = [p for p in peers if qos_check_compatible(profile, p)[0] == QoSCompatibility.ERROR]
+        text = qos.publisher_mismatch_message(topic, profile, bad or peers, event.last_policy_kind)
+        self._qos_problem = text
+        self._log.warning(text)
+
+    def _on_diagnostics_timer(self) -> None:
+        snap = self.stats.snapshot()
+        now = time.monotonic()
+        level, message = DiagnosticStatus.OK, "processing"
+        if self._input_since is None:
+            message = "inactive: not subscribed to images"
+        elif self._qos_problem:
+            level, message = DiagnosticStatus.WARN, self._qos_problem
+        elif snap.input_hz == 0.0 and now - self._input_since > NO_INPUT_WARN_S:
+            topics = ", ".join(self.input_topics)
+            count = sum(self.node.count_publishers(topic) for topic in self.input_topics)
+            level, message = (
+                DiagnosticStatus.WARN,
+                f"no images received on {topics} ({count} publisher(s) matched)",
+            )
+        status = DiagnosticStatus(
+            level=level,
+            name=f"{self.node.get_fully_qualified_name()}: pose estimation",
+            message=message,
+            hardware_id=self.backend_name,
+        )
+        values = {
+            "input_rate_hz": f"{snap.input_hz:.2f}",
+            "processed_rate_hz": f"{snap.processed_hz:.2f}",
+            "frames_received": str(snap.received),
+            "frames_processed": str(snap.processed),
+            "frames_dropped": str(snap.dropped),
+            "frames_rejected": str(snap.rejected),
+            "latency_p50_ms": _fmt(snap.latency_p50_ms),
+            "latency_p95_ms": _fmt(snap.latency_p95_ms),
+            "inference_p50_ms": _fmt(snap.inference_p50_ms),
+            "inference_p95_ms": _fmt(snap.inference_p95_ms),
+            "annotated_images_published": str(snap.annotated),
+            "marker_arrays_published": str(snap.markers),
+        }
+        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        array = DiagnosticArray()
+        array.header.stamp = self.node.get_clock().now().to_msg()
+        array.status = [status]
+        self._diagnostics_pub.publish(array)
+        if self._input_since is not None and now - self._last_log >= LOG_PERIOD_S:
+            self._last_log = now
+            if level == DiagnosticStatus.OK:
+                self._log.info(snap.log_line())
+            else:
+                self._log.warning(f"{message}; {snap.log_line()}")
+
+    # --- worker thread ----------------------------------------------------------------------------
+    def _run_worker(self) -> None:
+        while (frame := self._slot.take()) is not None:
+            try:
+                self._process(frame)
+            except ImageConversionError as exc:
+                self.stats.frame_rejected()
+                self._warn_throttled(f"skipped a bad frame (frame_id '{frame.msg.header.frame_id}'): {exc}")
+            except Exception as exc:  # keep serving frames; shutdown races end the loop quietly
+                if self._slot.closed or not rclpy.ok(context=self.node.context):
+                    return
+                self._warn_throttled(f"frame failed: {type(exc).__name__}: {exc}")
+            finally:
+                self._slot.task_done()
+
+    def _process(self, frame: Frame) -> None:
+        params, predictor = self.params, self.predictor
+        if self._log.is_enabled_for(LoggingSeverity.DEBUG):
+            stamp, frame_id = frame.msg.header.stamp, frame.msg.header.frame_id
+            self._log.debug(f"frame {stamp.sec}.{stamp.nanosec:09d} '{frame_id}': processing")
+        image = compressed_to_bgr(frame.msg) if frame.compressed else image_to_bgr(frame.msg)
+        persons = predictor.predict(image, threshold=params.score_threshold, max_persons=params.max_persons)
+        inference_ms = float(predictor.last_timings.get("total", math.nan))
+        if self._slot.closed:
+            return
+        result = ProcessedFrame(frame.msg.header, image, persons, params, frame.received, inference_ms)
+        for step in self.steps:
+            step.process(result)
+
+    def _warn_throttled(self, text: str) -> None:
+        now = time.monotonic()
+        last, suppressed = self._warned.get(text, (-math.inf, 0))
+        if now - last < WARN_PERIOD_S:
+            self._warned[text] = (last, suppressed + 1)
+            return
+        suffix = f" ({suppressed} more like this since the last warning)" if suppressed else ""
+        self._warned[text] = (now, 0)
+        self._log.warning(text + suffix)
+
+
+def _fmt(value: float) -> str:
+    return "nan" if math.isnan(value) else f"{value:.1f}"
