@@ -78,10 +78,10 @@ def bench_worker_rss(dataset: CocoKeypointDataset, samples: int) -> float:
 
 
 def bench_step(size: int, batch: int, device: str, steps: int) -> tuple[list[float], list[float]]:
+    from centerpose_core.affine import get_affine_transform
     from centerpose_core.data.codec import PoseTargetCodec
     from centerpose_core.losses import MultiPoseLoss
     from centerpose_core.model.pose_net import build_pose_net
-    from centerpose_core.transforms import get_affine_transform
 
     torch.manual_seed(0)
     model = build_pose_net().to(device).train()

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import torch
 
+from centerpose_core.affine import preprocess
 from centerpose_core.model import build_pose_net
-from centerpose_core.runtime.preprocess import preprocess
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CALIBRATION_SIZE = 128

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from centerpose_core.cli import UserError
+    from centerpose_core.errors import UserError
     from centerpose_core.model.checkpoint import CheckpointError
     from centerpose_core.train.evaluate import SUMMARY_STATS, evaluate_model
 

@@ -49,7 +49,7 @@ def overlay(input_chw: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
 def run(args: argparse.Namespace) -> int:
     import cv2
 
-    from centerpose_core.cli import UserError
+    from centerpose_core.errors import UserError
     from centerpose_core.data.dataset import CocoKeypointDataset
 
     if not Path(args.ann).is_file():

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from centerpose_core.transforms import image_center_scale
+from centerpose_core.affine import image_center_scale
 
 # PCA of COCO pixel colours used by CenterNet's lighting noise (its `_eig_val`, `_eig_vec`).
 COCO_EIG_VAL = np.array([0.2141788, 0.01817699, 0.00341571], dtype=np.float32)

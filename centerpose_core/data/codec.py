@@ -38,9 +38,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from centerpose_core.affine import apply_affine
 from centerpose_core.constants import NUM_KEYPOINTS
 from centerpose_core.data.heatmap import draw_umich_gaussian, target_radius
-from centerpose_core.transforms import apply_affine
 
 MAX_OBJECTS = 32
 TARGET_NAMES = (

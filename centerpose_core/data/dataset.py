@@ -24,11 +24,11 @@ import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
-from centerpose_core.constants import DOWN_RATIO, FLIP_PAIRS, MEAN_BGR, NUM_KEYPOINTS, STD_BGR
+from centerpose_core.affine import get_affine_transform, image_center_scale, normalize
+from centerpose_core.constants import DOWN_RATIO, FLIP_PAIRS, NUM_KEYPOINTS
 from centerpose_core.data.augment import AugmentConfig, Geometry, color_augment, sample_geometry
 from centerpose_core.data.codec import MAX_OBJECTS, PoseTargetCodec
 from centerpose_core.image_io import read_image
-from centerpose_core.transforms import get_affine_transform, image_center_scale
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ class CocoKeypointDataset(Dataset):
         inp = warped.astype(np.float32) / np.float32(255.0)
         if rng is not None and self.augment.color:
             color_augment(rng, inp)
-        inp = ((inp - MEAN_BGR) / STD_BGR).transpose(2, 0, 1)
+        inp = normalize(inp).transpose(2, 0, 1)
 
         boxes, keypoints = self.person_arrays(record, width, geometry.flipped)
         out = self.output_size

@@ -67,7 +67,7 @@ class CalibrationBatches:
     def __iter__(self) -> Iterator[np.ndarray]:
         import cv2
 
-        from centerpose_core.runtime.preprocess import preprocess
+        from centerpose_core.affine import preprocess
 
         size = self.input_size
         for start in range(0, len(self) * self.batch_size, self.batch_size):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from centerpose_core.runtime.preprocess import WarpMeta
-from centerpose_core.transforms import apply_affine
+from centerpose_core.affine import WarpMeta, apply_affine
 from centerpose_core.types import Person
 
 

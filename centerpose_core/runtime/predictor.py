@@ -15,11 +15,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from centerpose_core.affine import WarpMeta, preprocess
 from centerpose_core.constants import DEFAULT_INPUT_SIZE, DEFAULT_TOP_K, DOWN_RATIO
 from centerpose_core.decode import activate, decode_multi_pose, merge_flip
+from centerpose_core.image_io import as_bgr
 from centerpose_core.runtime.backends import Backend, make_backend
 from centerpose_core.runtime.postprocess import to_persons
-from centerpose_core.runtime.preprocess import WarpMeta, as_bgr, preprocess
 from centerpose_core.types import Person
 
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from centerpose_core.constants import DOWN_RATIO, HEAD_NAMES, HEADS
+from centerpose_core.export.onnx_checks import check_pose_onnx
 from centerpose_core.export.tensorrt_build import (
     BuildOptions,
     build_or_load_engine,
@@ -162,8 +163,6 @@ def make_tensorrt_backend(
 
         batch = "dynamic" if max_batch > 1 else "1"
         onnx_path = cached_onnx(model, ExportOptions(size=input_size, dcn=dcn, batch=batch))
-    from centerpose_core.runtime.onnxruntime_backend import check_pose_onnx
-
     check_pose_onnx(onnx_path, input_size)
     options = BuildOptions(
         precision=precision,

@@ -9,11 +9,12 @@ import torch
 from decode_margins import assert_same_persons, clear_decisions
 from onnx import TensorProto, helper
 
+from centerpose_core.affine import preprocess
 from centerpose_core.constants import HEAD_NAMES
+from centerpose_core.export.onnx_checks import OnnxModelMismatchError
 from centerpose_core.runtime import Predictor
 from centerpose_core.runtime.backends import make_backend
-from centerpose_core.runtime.onnxruntime_backend import OnnxModelMismatchError, OnnxRuntimeBackend
-from centerpose_core.runtime.preprocess import preprocess
+from centerpose_core.runtime.onnxruntime_backend import OnnxRuntimeBackend
 
 SIZE = 128  # the input size conftest exports at
 

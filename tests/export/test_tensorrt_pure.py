@@ -11,6 +11,7 @@ import pytest
 import torch
 from decode_margins import assert_leading_persons_found
 
+from centerpose_core.affine import preprocess
 from centerpose_core.export.tensorrt_build import (
     BuildOptions,
     TensorRTUnavailableError,
@@ -26,7 +27,6 @@ from centerpose_core.export.tensorrt_cache import (
     write_engine,
 )
 from centerpose_core.export.tensorrt_calibrator import CalibrationBatches, CalibrationCacheFile
-from centerpose_core.runtime.preprocess import preprocess
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from centerpose_core.affine import get_affine_transform
 from centerpose_core.constants import HEADS
 from centerpose_core.data.codec import PoseTargetCodec
 from centerpose_core.loss_weights import LossWeights
 from centerpose_core.losses import LOSS_TERMS, MultiPoseLoss, focal_loss, reg_l1_loss, reg_weighted_l1_loss
-from centerpose_core.transforms import get_affine_transform
 
 LN2 = math.log(2.0)
 

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
+from centerpose_core.affine import apply_affine, get_affine_transform
 from centerpose_core.constants import FLIP_PERMUTATION, NUM_KEYPOINTS
 from centerpose_core.data.augment import Geometry
 from centerpose_core.data.codec import PoseTargetCodec
 from centerpose_core.data.dataset import CocoKeypointDataset
 from centerpose_core.data.heatmap import draw_umich_gaussian, gaussian_radius
 from centerpose_core.decode import activate, decode_multi_pose
-from centerpose_core.transforms import apply_affine, get_affine_transform
 
 
 # CenterNet's `gaussian_radius` (src/lib/utils/image.py, the code its checkpoints were trained with)

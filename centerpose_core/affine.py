@@ -1,16 +1,25 @@
-"""Affine warps between source-image pixels and the network's square input (CenterNet semantics).
+"""Affine warps between source-image pixels and the network's square input (CenterNet semantics),
+and the test-time pre-processing built on them.
 
 CenterNet maps an image with a center `c` and a scale `s` (the side of the source square) onto
 an output square through three corresponding points; the same construction inverted brings
 predictions back. Keeping the construction identical keeps coordinates identical to the original.
+
+Pre-processing (inference, INT8 calibration, the dataset's validation samples): the image is
+warped (bilinear, black border) so that a square of side max(h, w) around its center fills the
+`input_size` square, then scaled to [0, 1] and normalised with the COCO keypoint mean/std in BGR
+order. Training and inference share this module, so they cannot drift apart.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from centerpose_core.constants import DOWN_RATIO, MEAN_BGR, STD_BGR
 
 
 def _rotate(point: Sequence[float], angle_rad: float) -> np.ndarray:
@@ -77,3 +86,42 @@ def apply_affine(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 def image_center_scale(height: int, width: int) -> tuple[np.ndarray, float]:
     """CenterNet's fixed-resolution test-time center and scale: image center, longer side."""
     return np.array([width / 2.0, height / 2.0], dtype=np.float32), float(max(height, width))
+
+
+def normalize(image_01: np.ndarray) -> np.ndarray:
+    """(H, W, 3) BGR in [0, 1] -> `(x - mean) / std` with the COCO keypoint statistics, float32 HWC."""
+    return (image_01 - MEAN_BGR) / STD_BGR
+
+
+@dataclass(frozen=True)
+class WarpMeta:
+    """What post-processing needs to map output-map pixels back to the source image."""
+
+    center: np.ndarray
+    scale: float
+    output_size: int  # side of the output map (input_size / 4)
+
+    def output_to_image(self) -> np.ndarray:
+        """2x3 matrix from output-map pixels to source-image pixels."""
+        return get_affine_transform(
+            self.center, self.scale, 0, (self.output_size, self.output_size), inverse=True
+        )
+
+
+def preprocess(
+    image_bgr: np.ndarray, input_size: int, out: np.ndarray | None = None
+) -> tuple[np.ndarray, WarpMeta]:
+    """Warp and normalise one BGR uint8 image into a (3, S, S) float32 array.
+
+    `out`, when given, is a (3, S, S) float32 buffer written in place (lets batch callers and
+    the ROS node reuse memory).
+    """
+    height, width = image_bgr.shape[:2]
+    center, scale = image_center_scale(height, width)
+    matrix = get_affine_transform(center, scale, 0, (input_size, input_size))
+    warped = cv2.warpAffine(image_bgr, matrix, (input_size, input_size), flags=cv2.INTER_LINEAR)
+    normalised = normalize(warped.astype(np.float32) * np.float32(1.0 / 255.0))
+    if out is None:
+        out = np.empty((3, input_size, input_size), dtype=np.float32)
+    out[...] = normalised.transpose(2, 0, 1)
+    return out, WarpMeta(center=center, scale=scale, output_size=input_size // DOWN_RATIO)

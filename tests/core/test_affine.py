@@ -1,12 +1,11 @@
-"""CenterNet's affine warp: hand values, inverse round trips, non-square images."""
+"""CenterNet's affine warp and test-time pre-processing: hand values, round trips, non-square images."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from centerpose_core.runtime.preprocess import preprocess
-from centerpose_core.transforms import apply_affine, get_affine_transform, image_center_scale
+from centerpose_core.affine import apply_affine, get_affine_transform, image_center_scale, preprocess
 
 
 def test_hand_computed_mapping_of_a_landscape_image():
