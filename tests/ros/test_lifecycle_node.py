@@ -22,7 +22,7 @@ from ros_helpers import (
     LifecycleClient,
     Proc,
     RosSession,
-    assert_same_persons,
+    assert_matches_predictor,
     memory_mb,
     raw_entry,
     read_jsonl,
@@ -107,18 +107,17 @@ def test_configure_gates_model_and_activate_gates_frames(
         assert "SUBSCRIBERS raw=0" in log
 
         assert_transition(client, "activate", True, "active")
-        plan, expected = [], {}
-        for i, image in enumerate(images(7, 3)):
-            plan.append(raw_entry(image, f"active_{i}", (200 + i, 0)))
-            expected[f"active_{i}"] = reference_predictor.predict(
-                image, threshold=SCORE_THRESHOLD, max_persons=MAX_PERSONS
-            )
+        sent = {f"active_{i}": image for i, image in enumerate(images(7, 3))}
+        plan = [raw_entry(image, frame_id, (200 + i, 0)) for i, (frame_id, image) in enumerate(sent.items())]
         publisher = session.publish(plan, "--lockstep")
         assert "SUBSCRIBERS raw=1" in publisher.log()
-        found = wait_for_records(records, lambda r: r.get("frame_id", "") in expected, len(plan), 30)
-        assert sorted(r["frame_id"] for r in found) == sorted(expected)
+        found = wait_for_records(records, lambda r: r.get("frame_id", "") in sent, len(plan), 30)
+        assert sorted(r["frame_id"] for r in found) == sorted(sent)
         for record in found:
-            assert_same_persons(record, expected[record["frame_id"]])
+            image = sent[record["frame_id"]]
+            assert_matches_predictor(
+                record, reference_predictor, image, threshold=SCORE_THRESHOLD, max_persons=MAX_PERSONS
+            )
         mem_active = memory_mb(node.popen.pid)
 
         # Deactivated: unsubscribed again, nothing published.
@@ -128,7 +127,7 @@ def test_configure_gates_model_and_activate_gates_frames(
         time.sleep(QUIET_WAIT_S)
         seen = {r.get("frame_id") for r in read_jsonl(records) if r["topic"] == "detections"}
         assert seen.isdisjoint(before_activate + after_deactivate), sorted(seen)
-        assert seen == set(expected)
+        assert seen == set(sent)
 
         # Cleanup releases the model: the process shrinks back near its unconfigured size (imported
         # code and one-time runtime caches stay), and configure/cleanup cycles do not accumulate.

@@ -15,7 +15,7 @@ from ros_helpers import (
     TEST_INPUT_SIZE,
     Proc,
     RosSession,
-    assert_same_persons,
+    assert_matches_predictor,
     raw_entry,
     require_ros,
     wait_for_records,
@@ -71,7 +71,7 @@ def test_integer_threshold_zero_accepted_and_publishes_all_candidates(node, refe
     record = _detections(records, "int_thr_", 1)["int_thr_0"]
     # threshold 0 keeps all K=100 candidates, so max_persons decides the count.
     assert len(record["persons"]) == MAX_PERSONS
-    assert_same_persons(record, reference_predictor.predict(image, threshold=0.0, max_persons=MAX_PERSONS))
+    assert_matches_predictor(record, reference_predictor, image, threshold=0.0, max_persons=MAX_PERSONS)
 
 
 def test_best_effort_subscription_receives_best_effort_camera(node) -> None:
@@ -103,11 +103,11 @@ def test_compressed_jpeg_and_png(node, reference_predictor) -> None:
     got = _detections(records, "comp_", 2)
     assert set(got) == {"comp_jpeg", "comp_png"}
     decoded = cv2.imdecode(np.frombuffer(jpeg["data"], np.uint8), cv2.IMREAD_COLOR)
-    assert_same_persons(
-        got["comp_jpeg"], reference_predictor.predict(decoded, threshold=0.0, max_persons=MAX_PERSONS)
+    assert_matches_predictor(
+        got["comp_jpeg"], reference_predictor, decoded, threshold=0.0, max_persons=MAX_PERSONS
     )
-    assert_same_persons(
-        got["comp_png"], reference_predictor.predict(image, threshold=0.0, max_persons=MAX_PERSONS)
+    assert_matches_predictor(
+        got["comp_png"], reference_predictor, image, threshold=0.0, max_persons=MAX_PERSONS
     )
     assert tuple(got["comp_png"]["stamp"]) == (71, 0)
     assert "could not decode the compressed image" in proc.log()

@@ -21,7 +21,7 @@ from ros_helpers import (
     TEST_INPUT_SIZE,
     Proc,
     RosSession,
-    assert_same_persons,
+    assert_matches_predictor,
     latest_diagnostics,
     raw_entry,
     read_jsonl,
@@ -82,37 +82,45 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, random_checkpoint: Path) 
 def run_and_compare(
     pipeline: Pipeline, reference_predictor: Any, images: dict[str, np.ndarray], prefix: str
 ) -> None:
-    plan, expected = [], {}
+    plan, sent = [], {}
     for name, image in images.items():
         frame_id, stamp = f"{prefix}{name}", pipeline.stamp()
         plan.append(raw_entry(image, frame_id, stamp))
-        expected[frame_id] = (
-            stamp,
-            reference_predictor.predict(image, threshold=SCORE_THRESHOLD, max_persons=MAX_PERSONS),
-        )
+        sent[frame_id] = (stamp, image)
     pipeline.session.publish(plan, "--lockstep")
     records = pipeline.detections(prefix, len(plan))
-    assert sorted(r["frame_id"] for r in records) == sorted(expected)
+    assert sorted(r["frame_id"] for r in records) == sorted(sent)
     for record in records:
-        stamp, persons = expected[record["frame_id"]]
+        stamp, image = sent[record["frame_id"]]
         assert tuple(record["stamp"]) == stamp, "header stamp must be the source image's"
-        assert_same_persons(record, persons)
+        assert_matches_predictor(
+            record, reference_predictor, image, threshold=SCORE_THRESHOLD, max_persons=MAX_PERSONS
+        )
+
+
+# Photos whose leading persons are clear of near-ties with the seeded test weights (checked again by
+# assert_matches_predictor); the other shared images saturate at score 0.9999-1.0 for several persons.
+PHOTOS = (
+    "coco_mini/images/000000000785.jpg",
+    "coco_mini/images/000000196141.jpg",
+    "ochuman_mini/images/000817.jpg",
+    "ochuman_mini/images/003896.jpg",
+)
 
 
 def test_detections_equal_predictor_on_real_photos(
     pipeline: Pipeline, reference_predictor: Any, shared_data: Path
 ) -> None:
-    paths = sorted((shared_data / "coco_mini" / "images").glob("*.jpg"))[:3]
-    paths += [shared_data / "ochuman_mini" / "images" / "000817.jpg"]
-    images = {p.stem: cv2.imread(str(p), cv2.IMREAD_COLOR) for p in paths}
+    images = {Path(name).stem: cv2.imread(str(shared_data / name), cv2.IMREAD_COLOR) for name in PHOTOS}
     run_and_compare(pipeline, reference_predictor, images, "photo_")
 
 
 def test_detections_equal_predictor_on_generated_images(pipeline: Pipeline, reference_predictor: Any) -> None:
     rng = np.random.default_rng(5)
-    shapes = np.zeros((300, 517, 3), np.uint8)
-    cv2.rectangle(shapes, (40, 30), (200, 280), (200, 180, 160), -1)
-    cv2.circle(shapes, (380, 120), 60, (30, 220, 90), -1)
+    # Outlined shapes on noise: filled flat areas saturate several center scores at 1.0 (near-ties).
+    shapes = np.random.default_rng(13).integers(0, 256, (300, 517, 3), dtype=np.uint8)
+    cv2.rectangle(shapes, (40, 30), (200, 280), (200, 180, 160), 3)
+    cv2.circle(shapes, (380, 120), 60, (30, 220, 90), 3)
     images = {
         "noise": rng.integers(0, 256, (240, 320, 3), dtype=np.uint8),
         "shapes_odd_size": shapes,
@@ -145,9 +153,10 @@ def test_encodings_and_row_padding_give_identical_detections(
     pipeline.session.publish(plan, "--lockstep")
     records = {r["frame_id"]: r for r in pipeline.detections("enc_", len(plan))}
     assert set(records) == {f"enc_{name}" for name in variants}
-    expected = reference_predictor.predict(bgr, threshold=SCORE_THRESHOLD, max_persons=MAX_PERSONS)
-    for name in variants:
-        assert_same_persons(records[f"enc_{name}"], expected)
+    assert_matches_predictor(
+        records["enc_bgr8"], reference_predictor, bgr, threshold=SCORE_THRESHOLD, max_persons=MAX_PERSONS
+    )
+    for name in variants:  # the same pixels in one process: bit-identical results
         assert records[f"enc_{name}"]["persons"] == records["enc_bgr8"]["persons"], name
 
 
