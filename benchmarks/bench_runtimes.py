@@ -23,7 +23,7 @@ import cv2
 import torch
 
 from centerpose_core.export.cache import cached_onnx
-from centerpose_core.export.onnx_export import ExportOptions
+from centerpose_core.export.options import ExportOptions
 from centerpose_core.model import build_pose_net
 from centerpose_core.model.dcn import ModulatedDeformConv
 from centerpose_core.runtime import Predictor

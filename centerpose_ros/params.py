@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
+from centerpose_core.model_formats import BACKEND_NAMES as BACKENDS
+
 RELIABILITIES = ("reliable", "best_effort")
 
 

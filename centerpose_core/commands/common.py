@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from centerpose_core.runtime.backends import BACKEND_NAMES
+from centerpose_core.model_formats import BACKEND_NAMES
 
 
 def add_model_arguments(
@@ -18,7 +18,11 @@ def add_model_arguments(
         help="checkpoint (.pth) or exported model (.onnx / TensorRT engine)",
     )
     parser.add_argument("--backend", default="torch", choices=BACKEND_NAMES, help="inference backend")
-    parser.add_argument("--device", default="cpu", help="torch device for the torch backend and decode")
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device for the torch backend and decode ('auto': cuda:0 if present)",
+    )
     parser.add_argument(
         size_flag, dest="input_size", type=int, default=512, help="network input side (multiple of 32)"
     )

@@ -10,6 +10,17 @@ import argparse
 import json
 from pathlib import Path
 
+from centerpose_core.export.options import (
+    BATCH_MODES,
+    DCN_FORMS,
+    DECOMPOSED_OPSET,
+    DYNAMIC_MAX_BATCH,
+    NATIVE_OPSET,
+    PRECISIONS,
+    BuildOptions,
+    ExportOptions,
+)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -22,15 +33,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--onnx", required=True, help="output .onnx path")
     parser.add_argument(
         "--dcn",
-        choices=("native", "decomposed"),
-        default="native",
-        help="native: ONNX DeformConv (opset 19; ONNX Runtime >= 1.25, TensorRT >= 10.1); "
-        "decomposed: plain ops at opset 17 (TensorRT 8.5+)",
+        choices=DCN_FORMS,
+        default=ExportOptions.dcn,
+        help=f"native: ONNX DeformConv (opset {NATIVE_OPSET}; ONNX Runtime >= 1.25, TensorRT >= 10.1); "
+        f"decomposed: plain ops at opset {DECOMPOSED_OPSET} (TensorRT 8.5+)",
     )
-    parser.add_argument("--size", type=int, default=512, help="square input side (multiple of 32)")
-    parser.add_argument("--batch", choices=("1", "dynamic"), default="1", help="batch dimension")
     parser.add_argument(
-        "--opset", type=int, default=None, help="ONNX opset (default 19 native, 17 decomposed)"
+        "--size", type=int, default=ExportOptions.size, help="square input side (multiple of 32)"
+    )
+    parser.add_argument("--batch", choices=BATCH_MODES, default=ExportOptions.batch, help="batch dimension")
+    parser.add_argument(
+        "--opset",
+        type=int,
+        default=None,
+        help=f"ONNX opset (default {NATIVE_OPSET} native, {DECOMPOSED_OPSET} decomposed)",
     )
     parser.add_argument(
         "--external-data",
@@ -42,18 +58,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--engine", default=None, help="also build a TensorRT engine at this path (needs TensorRT)"
     )
     parser.add_argument(
-        "--precision", choices=("fp16", "fp32", "int8"), default="fp16", help="engine precision"
+        "--precision", choices=PRECISIONS, default=BuildOptions.precision, help="engine precision"
     )
     parser.add_argument("--calib-dir", default=None, help="INT8: folder of calibration images")
     parser.add_argument("--calib-cache", default=None, help="INT8: calibration table file (read/written)")
-    parser.add_argument("--workspace-gib", type=float, default=2.0, help="TensorRT builder workspace limit")
+    parser.add_argument(
+        "--workspace-gib",
+        type=float,
+        default=BuildOptions.workspace_gib,
+        help="TensorRT builder workspace limit",
+    )
     parser.add_argument("--json", default=None, help="write a JSON summary here")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from centerpose_core.errors import UserError
-    from centerpose_core.export.onnx_export import ExportOptions, export_onnx
+    from centerpose_core.export.onnx_export import export_onnx
 
     checkpoint = Path(args.model)
     if not checkpoint.is_file():
@@ -107,7 +128,6 @@ def _verify(checkpoint: Path, onnx_path: Path, size: int) -> dict[str, float]:
 
 def _build_engine(args: argparse.Namespace, onnx_path: Path) -> Path:
     from centerpose_core.export.tensorrt_build import (
-        BuildOptions,
         build_engine_bytes,
         engine_key,
         gpu_identity,
@@ -121,7 +141,7 @@ def _build_engine(args: argparse.Namespace, onnx_path: Path) -> Path:
     options = BuildOptions(
         precision=args.precision,
         workspace_gib=args.workspace_gib,
-        max_batch=1 if args.batch == "1" else 8,
+        max_batch=1 if args.batch == "1" else DYNAMIC_MAX_BATCH,
         calibration_folder=args.calib_dir,
         calibration_cache=args.calib_cache,
     )

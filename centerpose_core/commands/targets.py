@@ -49,8 +49,8 @@ def overlay(input_chw: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
 def run(args: argparse.Namespace) -> int:
     import cv2
 
-    from centerpose_core.errors import UserError
     from centerpose_core.data.dataset import CocoKeypointDataset
+    from centerpose_core.errors import UserError
 
     if not Path(args.ann).is_file():
         raise UserError(f"--ann {args.ann}: file not found")

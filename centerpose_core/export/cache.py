@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from centerpose_core.export.onnx_export import FORMAT_VERSION, ExportOptions, export_onnx, file_sha256
+from centerpose_core.export.onnx_export import FORMAT_VERSION, export_onnx, file_sha256
+from centerpose_core.export.options import ExportOptions
 
 
 def default_cache_dir() -> Path:

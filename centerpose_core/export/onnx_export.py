@@ -35,47 +35,12 @@ from centerpose_core.constants import (
     STD_BGR,
 )
 from centerpose_core.export.decomposed_dcn import FP32_NODE_PREFIX, decompose_deform_convs
+from centerpose_core.export.options import ExportOptions
 from centerpose_core.export.tensorrt_compat import CompatReport, check_tensorrt_compat
 
-DCN_FORMS = ("native", "decomposed")
-BATCH_MODES = ("1", "dynamic")
-NATIVE_OPSET = 19
-DECOMPOSED_OPSET = 17
 INPUT_NAME = "input"
 METADATA_PREFIX = "centerpose."
 FORMAT_VERSION = "centerpose-onnx/1"
-
-
-@dataclass(frozen=True)
-class ExportOptions:
-    """How to export: input side, DCN form, batch dimension, opset, external weight file."""
-
-    size: int = 512
-    dcn: str = "native"
-    batch: str = "1"
-    opset: int | None = None
-    external_data: bool = False
-
-    def __post_init__(self) -> None:
-        if self.size <= 0 or self.size % 32:
-            raise ValueError(f"export size must be a positive multiple of 32, got {self.size}")
-        if self.dcn not in DCN_FORMS:
-            raise ValueError(f"--dcn must be one of {', '.join(DCN_FORMS)}, got {self.dcn!r}")
-        if str(self.batch) not in BATCH_MODES:
-            raise ValueError(f"--batch must be 1 or dynamic, got {self.batch!r}")
-        if self.dcn == "native" and self.opset is not None and self.opset < NATIVE_OPSET:
-            raise ValueError(
-                f"native DeformConv needs opset >= {NATIVE_OPSET} (got {self.opset}); "
-                "use --dcn decomposed for older opsets"
-            )
-        if self.opset is not None and not 17 <= self.opset <= 21:
-            raise ValueError(f"opset must be within 17..21, got {self.opset}")
-
-    @property
-    def resolved_opset(self) -> int:
-        if self.opset is not None:
-            return self.opset
-        return NATIVE_OPSET if self.dcn == "native" else DECOMPOSED_OPSET
 
 
 @dataclass

@@ -10,16 +10,15 @@ engine never rounds a sampling position to a half float. Engines are cached per
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 from centerpose_core.errors import UserError
 from centerpose_core.export.decomposed_dcn import FP32_NODE_PREFIX
 from centerpose_core.export.onnx_export import file_sha256
-from centerpose_core.export.tensorrt_cache import PRECISIONS, EngineCache, EngineKey
+from centerpose_core.export.options import BuildOptions
+from centerpose_core.export.tensorrt_cache import EngineCache, EngineKey
 
 LOG = logging.getLogger(__name__)
-DEFAULT_WORKSPACE_GIB = 2.0
 
 
 class TensorRTUnavailableError(UserError, RuntimeError):
@@ -46,26 +45,6 @@ def require_cuda(device: str = "cuda") -> str:
             "TensorRT needs a CUDA GPU, but torch.cuda.is_available() is False; use backend 'onnxruntime'"
         )
     return device if device.startswith("cuda") else "cuda"
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    precision: str = "fp16"
-    workspace_gib: float = DEFAULT_WORKSPACE_GIB
-    max_batch: int = 1
-    calibration_folder: str | None = None
-    calibration_cache: str | None = None
-    calibration_batch: int = 8
-
-    def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if self.precision == "int8" and not (self.calibration_folder or self.calibration_cache):
-            raise ValueError("int8 needs a calibration image folder (or an existing calibration cache file)")
-        if self.workspace_gib <= 0:
-            raise ValueError(f"workspace must be positive, got {self.workspace_gib} GiB")
-        if self.max_batch < 1:
-            raise ValueError(f"max batch must be >= 1, got {self.max_batch}")
 
 
 def gpu_identity(device: str = "cuda") -> tuple[str, str]:

@@ -15,9 +15,11 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from centerpose_core.export.options import PRECISIONS
+from centerpose_core.model_formats import ENGINE_SUFFIXES
+
 ENGINE_MAGIC = b"CENTERPOSE-TRT\n"
 ENGINE_FORMAT = 1
-PRECISIONS = ("fp16", "fp32", "int8")
 
 
 class StaleEngineError(ValueError):
@@ -51,7 +53,7 @@ class EngineKey:
         gpu = re.sub(r"[^a-z0-9]+", "-", self.gpu_name.lower()).strip("-")
         return (
             f"centerpose-{self.precision}-{self.input_size}-b{self.max_batch}-trt{self.tensorrt_version}-"
-            f"{gpu}-{self.digest()}.engine"
+            f"{gpu}-{self.digest()}{ENGINE_SUFFIXES[0]}"
         )
 
     def mismatches(self, other: EngineKey) -> list[str]:

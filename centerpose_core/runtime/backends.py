@@ -6,6 +6,8 @@ on `backend.device`; decoding happens outside, in one implementation shared by a
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from pathlib import Path
 from typing import Protocol
 
@@ -14,8 +16,17 @@ import torch
 from torch import nn
 
 from centerpose_core.constants import HEAD_NAMES
-
-BACKEND_NAMES = ("torch", "onnxruntime", "tensorrt", "torch2trt", "auto")
+from centerpose_core.devices import resolve_device
+from centerpose_core.model_formats import (
+    AUTO,
+    CHECKPOINT,
+    TENSORRT_ENGINE,
+    TORCH2TRT_MODULE,
+    backend_spec,
+    check_backend_accepts,
+    model_format,
+    native_backend,
+)
 
 
 class Backend(Protocol):
@@ -43,6 +54,17 @@ class TorchBackend:
         return {name: outputs[name] for name in HEAD_NAMES}
 
 
+def make_torch_backend(
+    model: str | Path | nn.Module, *, device: str = "cpu", input_size: int = 512
+) -> TorchBackend:
+    """A module runs as it is; a checkpoint is loaded (strictly, weights only)."""
+    if model_format(model) == CHECKPOINT:
+        from centerpose_core.model.checkpoint import load_model
+
+        model = load_model(model, map_location="cpu")
+    return TorchBackend(model, device)
+
+
 def make_backend(
     model: str | Path | nn.Module,
     backend: str = "torch",
@@ -50,40 +72,25 @@ def make_backend(
     input_size: int = 512,
     **options,
 ) -> Backend:
-    """Build the named backend for a model (an nn.Module, a checkpoint, an ONNX file or an engine)."""
-    if backend not in BACKEND_NAMES:
-        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKEND_NAMES)}")
-    if backend == "auto":
+    """Build the named backend (`model_formats.BACKEND_NAMES`) for a model: an nn.Module, a
+    checkpoint, an ONNX file or an engine, as that backend accepts (`model_formats.BACKENDS`)."""
+    if backend == AUTO:
         backend = resolve_auto_backend(model)
-    if backend == "torch":
-        if isinstance(model, nn.Module):
-            return TorchBackend(model, device)
-        if Path(model).suffix.lower() in (".onnx", ".engine", ".plan", ".trt"):
-            raise ValueError(f"{model} is an exported model: use backend 'onnxruntime' or 'tensorrt'")
-        from centerpose_core.model.checkpoint import load_model
-
-        return TorchBackend(load_model(model, map_location="cpu"), device)
-    if backend == "onnxruntime":
-        from centerpose_core.runtime.onnxruntime_backend import make_onnxruntime_backend
-
-        return make_onnxruntime_backend(model, device=device, input_size=input_size, **options)
-    if backend == "torch2trt":
-        from centerpose_core.runtime.torch2trt_backend import make_torch2trt_backend
-
-        return make_torch2trt_backend(model, device=device, input_size=input_size, **options)
-    from centerpose_core.runtime.tensorrt_backend import make_tensorrt_backend
-
-    return make_tensorrt_backend(model, device=device, input_size=input_size, **options)
+    spec = backend_spec(backend)
+    check_backend_accepts(backend, model)
+    module_name, function_name = spec.factory.split(":")
+    factory = getattr(importlib.import_module(module_name), function_name)
+    return factory(model, device=resolve_device(device), input_size=input_size, **options)
 
 
 def resolve_auto_backend(model: str | Path | nn.Module) -> str:
-    """'auto': tensorrt when importable with a GPU, else onnxruntime when importable, else torch."""
-    import importlib.util
-
+    """'auto': the backend made for the file (engine, torch2trt module); otherwise tensorrt when
+    importable with a GPU, else onnxruntime when importable, else torch."""
+    fmt = model_format(model)
+    if fmt in (TENSORRT_ENGINE, TORCH2TRT_MODULE):
+        return native_backend(fmt)  # fails there with a clear message when TensorRT or the GPU is missing
     if importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available():
         return "tensorrt"
-    if isinstance(model, (str, Path)) and Path(model).suffix.lower() in (".engine", ".plan", ".trt"):
-        return "tensorrt"  # fails there with a clear message about TensorRT / the GPU
     if importlib.util.find_spec("onnxruntime") is not None:
         return "onnxruntime"
     return "torch"

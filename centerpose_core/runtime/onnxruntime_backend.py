@@ -14,8 +14,7 @@ from torch import nn
 
 from centerpose_core.constants import HEAD_NAMES
 from centerpose_core.export.onnx_checks import check_pose_onnx, uses_deform_conv
-
-ONNX_SUFFIXES = (".onnx",)
+from centerpose_core.model_formats import ONNX, model_format
 
 
 class OnnxRuntimeBackend:
@@ -124,10 +123,10 @@ def make_onnxruntime_backend(
     **options,
 ) -> OnnxRuntimeBackend:
     """An ONNX file runs as is; a checkpoint or an nn.Module is exported (cached) on first use."""
-    if isinstance(model, (str, Path)) and Path(model).suffix.lower() in ONNX_SUFFIXES:
+    if model_format(model) == ONNX:
         return OnnxRuntimeBackend(model, device=device, input_size=input_size, **options)
     from centerpose_core.export.cache import cached_onnx
-    from centerpose_core.export.onnx_export import ExportOptions
+    from centerpose_core.export.options import ExportOptions
 
     path = cached_onnx(model, ExportOptions(size=input_size, dcn=dcn, batch="dynamic"), cache_dir)
     return OnnxRuntimeBackend(path, device=device, input_size=input_size, **options)

@@ -1,6 +1,6 @@
 """TensorRT backend: a cached engine run on one CUDA stream with torch-owned device buffers.
 
-Accepts an engine file (.engine/.plan/.trt, checked against this machine's TensorRT and GPU),
+Accepts an engine file (`model_formats.ENGINE_SUFFIXES`, checked against this machine's TensorRT and GPU),
 an ONNX file (engine built once and cached), or a checkpoint / nn.Module (ONNX exported and
 cached first). Input and output buffers are torch CUDA tensors (no pycuda); the outputs stay on
 the GPU for the shared decode.
@@ -16,16 +16,15 @@ from torch import nn
 
 from centerpose_core.constants import DOWN_RATIO, HEAD_NAMES, HEADS
 from centerpose_core.export.onnx_checks import check_pose_onnx
+from centerpose_core.export.options import BuildOptions
 from centerpose_core.export.tensorrt_build import (
-    BuildOptions,
     build_or_load_engine,
     gpu_identity,
     import_tensorrt,
     require_cuda,
 )
 from centerpose_core.export.tensorrt_cache import EngineKey, check_engine_key, read_engine
-
-ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
+from centerpose_core.model_formats import ONNX, TENSORRT_ENGINE, model_format
 
 
 def _torch_dtype(trt, dtype) -> torch.dtype:
@@ -151,15 +150,16 @@ def make_tensorrt_backend(
     """Engine file -> load; ONNX -> cached build; checkpoint / module -> cached export, then build."""
     import_tensorrt()
     device = require_cuda(device if str(device).startswith("cuda") else "cuda")
-    if isinstance(model, (str, Path)) and Path(model).suffix.lower() in ENGINE_SUFFIXES:
+    fmt = model_format(model)
+    if fmt == TENSORRT_ENGINE:
         return load_engine_file(model, device=device, input_size=input_size)
-    if isinstance(model, (str, Path)) and Path(model).suffix.lower() == ".onnx":
+    if fmt == ONNX:
         onnx_path = Path(model)
         if not onnx_path.is_file():
             raise FileNotFoundError(f"ONNX model not found: {onnx_path}")
     else:
         from centerpose_core.export.cache import cached_onnx
-        from centerpose_core.export.onnx_export import ExportOptions
+        from centerpose_core.export.options import ExportOptions
 
         batch = "dynamic" if max_batch > 1 else "1"
         onnx_path = cached_onnx(model, ExportOptions(size=input_size, dcn=dcn, batch=batch))

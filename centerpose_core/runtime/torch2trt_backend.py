@@ -15,6 +15,7 @@ from torch import nn
 
 from centerpose_core.constants import HEAD_NAMES
 from centerpose_core.errors import UserError
+from centerpose_core.model_formats import CHECKPOINT, TORCH2TRT_MODULE, model_format
 
 PLUGIN_NAME = "ModulatedDeformConv2d"
 # Both the public name and the name the model module looks up, so the hook sees every call.
@@ -146,9 +147,10 @@ def make_torch2trt_backend(
 ) -> Torch2TRTBackend:
     """A saved TRTModule (.trtm) is loaded; a checkpoint or module is converted."""
     import_torch2trt()
-    if isinstance(model, (str, Path)) and Path(model).suffix == ".trtm":
+    fmt = model_format(model)
+    if fmt == TORCH2TRT_MODULE:
         return Torch2TRTBackend(load(model), device)
-    if not isinstance(model, nn.Module):
+    if fmt == CHECKPOINT:
         from centerpose_core.model.checkpoint import load_model
 
         model = load_model(model, map_location="cpu")

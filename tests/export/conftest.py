@@ -15,7 +15,7 @@ import torch
 from seeded_nets import center_square, seeded_pose_net
 
 from centerpose_core.export.cache import cached_onnx
-from centerpose_core.export.onnx_export import ExportOptions
+from centerpose_core.export.options import ExportOptions
 from centerpose_core.model.checkpoint import save_checkpoint
 
 SIZE = 128

@@ -118,7 +118,9 @@ def test_wrong_input_size_names_the_file_and_the_fix(native_onnx):
 def test_missing_file_and_torch_backend_on_onnx(tmp_path, native_onnx):
     with pytest.raises(FileNotFoundError, match="nothing.onnx"):
         Predictor(tmp_path / "nothing.onnx", backend="onnxruntime", input_size=SIZE)
-    with pytest.raises(ValueError, match="use backend 'onnxruntime'"):
+    with pytest.raises(
+        ValueError, match="cannot be run by backend 'torch'; use backend 'tensorrt' or 'onnxruntime'"
+    ):
         Predictor(native_onnx, backend="torch", input_size=SIZE)
 
 

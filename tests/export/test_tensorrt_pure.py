@@ -12,12 +12,8 @@ import torch
 from decode_margins import assert_leading_persons_found
 
 from centerpose_core.affine import preprocess
-from centerpose_core.export.tensorrt_build import (
-    BuildOptions,
-    TensorRTUnavailableError,
-    engine_key,
-    fp32_layer_names,
-)
+from centerpose_core.export.options import BuildOptions
+from centerpose_core.export.tensorrt_build import TensorRTUnavailableError, engine_key, fp32_layer_names
 from centerpose_core.export.tensorrt_cache import (
     EngineCache,
     EngineKey,

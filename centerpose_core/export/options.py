@@ -1,0 +1,73 @@
+"""What an export or an engine build can be asked for, validated before any work starts.
+
+Pure Python (no torch, onnx or TensorRT import), so the CLI builds its choices from here for free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DCN_FORMS = ("native", "decomposed")
+BATCH_MODES = ("1", "dynamic")
+NATIVE_OPSET = 19  # ONNX DeformConv exists from opset 19
+DECOMPOSED_OPSET = 17  # the highest opset TensorRT 8.5 / 8.6 parse
+OPSET_RANGE = (17, 21)
+
+PRECISIONS = ("fp16", "fp32", "int8")
+DEFAULT_WORKSPACE_GIB = 2.0
+DYNAMIC_MAX_BATCH = 8  # engine optimisation profile of a dynamic-batch export
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How to export: input side, DCN form, batch dimension, opset, external weight file."""
+
+    size: int = 512
+    dcn: str = "native"
+    batch: str = "1"
+    opset: int | None = None
+    external_data: bool = False
+
+    def __post_init__(self) -> None:
+        if self.size <= 0 or self.size % 32:
+            raise ValueError(f"export size must be a positive multiple of 32, got {self.size}")
+        if self.dcn not in DCN_FORMS:
+            raise ValueError(f"--dcn must be one of {', '.join(DCN_FORMS)}, got {self.dcn!r}")
+        if str(self.batch) not in BATCH_MODES:
+            raise ValueError(f"--batch must be one of {', '.join(BATCH_MODES)}, got {self.batch!r}")
+        if self.dcn == "native" and self.opset is not None and self.opset < NATIVE_OPSET:
+            raise ValueError(
+                f"native DeformConv needs opset >= {NATIVE_OPSET} (got {self.opset}); "
+                "use --dcn decomposed for older opsets"
+            )
+        low, high = OPSET_RANGE
+        if self.opset is not None and not low <= self.opset <= high:
+            raise ValueError(f"opset must be within {low}..{high}, got {self.opset}")
+
+    @property
+    def resolved_opset(self) -> int:
+        if self.opset is not None:
+            return self.opset
+        return NATIVE_OPSET if self.dcn == "native" else DECOMPOSED_OPSET
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How to build a TensorRT engine from an ONNX file."""
+
+    precision: str = "fp16"
+    workspace_gib: float = DEFAULT_WORKSPACE_GIB
+    max_batch: int = 1
+    calibration_folder: str | None = None
+    calibration_cache: str | None = None
+    calibration_batch: int = 8
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.precision == "int8" and not (self.calibration_folder or self.calibration_cache):
+            raise ValueError("int8 needs a calibration image folder (or an existing calibration cache file)")
+        if self.workspace_gib <= 0:
+            raise ValueError(f"workspace must be positive, got {self.workspace_gib} GiB")
+        if self.max_batch < 1:
+            raise ValueError(f"max batch must be >= 1, got {self.max_batch}")
