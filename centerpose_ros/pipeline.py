@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import rclpy
@@ -85,19 +85,31 @@ class ProcessedFrame:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-class FrameStep(Protocol):
-    """One per-frame job after inference. Runs on the worker thread; an exception skips the
-    rest of this frame's steps with a throttled warning (the node keeps running)."""
+class FrameStep:
+    """One per-frame job after inference (base class: override `process`, and the hooks you need).
 
-    name: str
+    Steps run on the worker thread in list order; an exception skips the rest of this frame's steps
+    with a throttled warning (the node keeps running). A step that needs its own inputs (a depth
+    image, camera info) subscribes in `start_input` and unsubscribes in `stop_input`; per-stream state
+    (e.g. tracks) is forgotten in `stop_input`. Outputs come from `PosePipeline.create_output`.
+    """
 
-    def process(self, frame: ProcessedFrame) -> None: ...
+    name = "step"
+
+    def process(self, frame: ProcessedFrame) -> None:
+        raise NotImplementedError
+
+    def start_input(self) -> None:
+        """Frames are about to flow (node started / activated)."""
+
+    def stop_input(self) -> None:
+        """Frames stopped and the frame in flight is done (deactivate, cleanup, shutdown)."""
 
     def close(self) -> None:
-        """Release what the step created (publishers, subscriptions); called once, from `close()`."""
+        """The pipeline closes: release what the step created (not its outputs: the pipeline does)."""
 
 
-class DetectionsOutput:
+class DetectionsOutput(FrameStep):
     """/pose/detections for every processed frame (also when empty); records latency statistics."""
 
     name = "detections"
@@ -117,11 +129,8 @@ class DetectionsOutput:
                 f"{len(frame.persons)} persons"
             )
 
-    def close(self) -> None:
-        pass
 
-
-class MarkersOutput:
+class MarkersOutput(FrameStep):
     """/pose/markers (RViz), only while enabled and subscribed."""
 
     name = "markers"
@@ -135,11 +144,8 @@ class MarkersOutput:
             self._publisher.publish(markers)
             self._stats.markers_published()
 
-    def close(self) -> None:
-        pass
 
-
-class AnnotatedOutput:
+class AnnotatedOutput(FrameStep):
     """/pose/image_annotated, drawn only while enabled and subscribed."""
 
     name = "annotated"
@@ -153,9 +159,6 @@ class AnnotatedOutput:
             drawn = draw_persons(frame.image, frame.persons, keypoint_threshold=params.keypoint_threshold)
             self._publisher.publish(bgr_to_image_msg(drawn, frame.header))
             self._stats.annotated_published()
-
-    def close(self) -> None:
-        pass
 
 
 class PosePipeline:
@@ -219,16 +222,20 @@ class PosePipeline:
         return self._create_publisher(msg_type, topic, profile, lifecycle=self._lifecycle)
 
     def insert_step(self, step: FrameStep, *, before: str | None = None) -> None:
-        """Add a per-frame step: at the end, or before the step named `before` (e.g. "detections")."""
+        """Add a per-frame step (before `start_input`): at the end, or before the step named `before`
+        (e.g. "detections", so that the published persons carry the step's changes)."""
         names = [s.name for s in self.steps]
-        index = len(self.steps) if before is None else names.index(before)
-        self.steps.insert(index, step)
+        if before is not None and before not in names:
+            raise ValueError(f"no step named {before!r} (steps: {', '.join(names)})")
+        self.steps.insert(len(self.steps) if before is None else names.index(before), step)
 
     # --- input: on while active -------------------------------------------------------------------
     def start_input(self) -> None:
         """Subscribe to the image topic(s); frames flow to the worker from now on."""
         if self._subscriptions:
             return
+        for step in self.steps:
+            step.start_input()
         self._subscriptions = [self._subscribe(Image, IMAGE_TOPIC, compressed=False)]
         if self.params.use_compressed:
             self._subscriptions.append(self._subscribe(CompressedImage, COMPRESSED_TOPIC, compressed=True))
@@ -237,12 +244,17 @@ class PosePipeline:
     def stop_input(self, timeout: float = 30.0) -> bool:
         """Unsubscribe, drop the frame waiting in the mailbox and wait for the one in flight to be
         published. Returns False when that frame was still running after `timeout` seconds."""
+        if not self._subscriptions:
+            return self._slot.wait_idle(timeout)
         for subscription in self._subscriptions:
             self.node.destroy_subscription(subscription)
         self._subscriptions = []
         self._input_since = None
         self._slot.discard()
-        return self._slot.wait_idle(timeout)
+        idle = self._slot.wait_idle(timeout)
+        for step in self.steps:
+            step.stop_input()
+        return idle
 
     @property
     def busy(self) -> bool:

@@ -1,0 +1,158 @@
+"""PosePipeline's extension point (per-frame steps) in one process, over real rclpy on loopback DDS.
+
+A camera node publishes an Image; the pipeline (on its own node) runs the model; a step inserted
+before "detections" changes the persons, a step appended at the end sees what was published;
+a listener node receives /pose/detections. The steps' input hooks follow start_input / stop_input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from ros_helpers import TEST_INPUT_SIZE, raw_entry, require_ros
+
+from centerpose_ros.local_dds import loopback_env, pick_domain_id
+
+require_ros()
+
+# Modules that need rclpy and centerpose_msgs, imported once require_ros() has passed.
+import rclpy  # noqa: E402
+from centerpose_msgs.msg import PersonPoseArray  # noqa: E402
+from peer import make_message  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+
+from centerpose_ros import qos  # noqa: E402
+from centerpose_ros.model_loader import load_predictor  # noqa: E402
+from centerpose_ros.params import NodeParameters  # noqa: E402
+from centerpose_ros.pipeline import FrameStep, PosePipeline, ProcessedFrame  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+
+class KeepBest(FrameStep):
+    """Stands in for a tracker: rewrites the persons before they are published."""
+
+    name = "keep_best"
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def process(self, frame: ProcessedFrame) -> None:
+        frame.extras["kept_from"] = len(frame.persons)
+        frame.persons = [dataclasses.replace(frame.persons[0], id=7)]
+
+    def start_input(self) -> None:
+        self.events.append("start")
+
+    def stop_input(self) -> None:
+        self.events.append("stop")
+
+    def close(self) -> None:
+        self.events.append("close")
+
+
+class Witness(FrameStep):
+    """Appended last: sees each frame after every output step."""
+
+    name = "witness"
+
+    def __init__(self) -> None:
+        self.frames: list[ProcessedFrame] = []
+
+    def process(self, frame: ProcessedFrame) -> None:
+        self.frames.append(frame)
+
+
+@pytest.fixture
+def ros_context(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for key, value in loopback_env(pick_domain_id(), {}).items():
+        monkeypatch.setenv(key, value)
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        yield context
+    finally:
+        rclpy.try_shutdown(context=context)
+
+
+def wait_until(condition: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_inserted_steps_shape_what_is_published_and_follow_the_input(
+    ros_context: Any, random_checkpoint: Path
+) -> None:
+    params = NodeParameters.defaults().updated(
+        dict(model_path=str(random_checkpoint), backend="torch", device="cpu", input_size=TEST_INPUT_SIZE)
+    )
+    params = dataclasses.replace(params, score_threshold=0.05, max_persons=5)
+    node = rclpy.create_node("centerpose", context=ros_context)
+    camera = rclpy.create_node("camera", context=ros_context)
+    listener = rclpy.create_node("listener", context=ros_context)
+    received: list[Any] = []
+    listener.create_subscription(PersonPoseArray, "/pose/detections", received.append, qos.DETECTIONS_QOS)
+    image_pub = camera.create_publisher(Image, "image", qos.image_qos("reliable"))
+    executor = SingleThreadedExecutor(context=ros_context)
+    for each in (node, camera, listener):
+        executor.add_node(each)
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=0.05)
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    pipeline = None
+    try:
+        predictor, backend_name = load_predictor(params)
+        pipeline = PosePipeline(node, params, predictor, backend_name)
+        keep, witness = KeepBest(), Witness()
+        pipeline.insert_step(keep, before="detections")
+        pipeline.insert_step(witness)
+        with pytest.raises(ValueError, match="no step named 'tracking'"):
+            pipeline.insert_step(Witness(), before="tracking")
+        order = ["keep_best", "detections", "markers", "annotated", "witness"]
+        assert [s.name for s in pipeline.steps] == order
+
+        pipeline.start_input()
+        assert keep.events == ["start"]
+        assert wait_until(lambda: image_pub.get_subscription_count() == 1, 20)
+        assert wait_until(lambda: listener.count_publishers("/pose/detections") == 1, 20)
+        image = np.random.default_rng(7).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+        image_pub.publish(make_message(raw_entry(image, "step_frame", (42, 0)), stamp_now=False))
+        assert wait_until(lambda: received and witness.frames, 60), "no detections for the frame"
+
+        (message,) = received
+        assert message.header.frame_id == "step_frame" and message.header.stamp.sec == 42
+        assert len(message.persons) == 1, "the step before 'detections' decides what is published"
+        (frame,) = witness.frames
+        assert frame.extras == {"kept_from": params.max_persons} and frame.persons[0].id == 7
+        assert frame.image.shape == image.shape and frame.params is params
+
+        assert pipeline.stop_input(timeout=30)
+        assert keep.events == ["start", "stop"]
+        assert wait_until(lambda: image_pub.get_subscription_count() == 0, 20)
+        pipeline.close()
+        assert keep.events == ["start", "stop", "close"], "stop_input runs once; close follows"
+    finally:
+        if pipeline is not None and pipeline.predictor is not None:
+            pipeline.close()
+        stop.set()
+        spinner.join()
+        executor.shutdown()
+        for each in (node, camera, listener):
+            each.destroy_node()
