@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -80,7 +82,25 @@ def make_backend(
     check_backend_accepts(backend, model)
     module_name, function_name = spec.factory.split(":")
     factory = getattr(importlib.import_module(module_name), function_name)
+    check_options(backend, factory, options)
     return factory(model, device=resolve_device(device), input_size=input_size, **options)
+
+
+def backend_options(factory: Callable) -> tuple[str, ...]:
+    """The options a backend factory takes: its keyword-only parameters besides device and input_size."""
+    parameters = inspect.signature(factory).parameters.values()
+    return tuple(
+        p.name for p in parameters if p.kind is p.KEYWORD_ONLY and p.name not in ("device", "input_size")
+    )
+
+
+def check_options(backend: str, factory: Callable, options: dict) -> None:
+    """TypeError naming every unknown option and the backend's valid ones (a typo never passes)."""
+    valid = backend_options(factory)
+    unknown = [name for name in options if name not in valid]
+    if unknown:
+        takes = f"its options are {', '.join(valid)}" if valid else "it takes no options"
+        raise TypeError(f"backend {backend!r} has no option {', '.join(map(repr, unknown))}; {takes}")
 
 
 def resolve_auto_backend(model: str | Path | nn.Module) -> str:

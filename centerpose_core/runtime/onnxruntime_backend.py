@@ -120,13 +120,25 @@ def make_onnxruntime_backend(
     input_size: int = 512,
     dcn: str = "native",
     cache_dir: str | Path | None = None,
-    **options,
+    num_threads: int | None = None,
+    providers: list[str] | None = None,
+    optimization: str = "all",
 ) -> OnnxRuntimeBackend:
-    """An ONNX file runs as is; a checkpoint or an nn.Module is exported (cached) on first use."""
-    if model_format(model) == ONNX:
-        return OnnxRuntimeBackend(model, device=device, input_size=input_size, **options)
-    from centerpose_core.export.cache import cached_onnx
-    from centerpose_core.export.options import ExportOptions
+    """An ONNX file runs as is; a checkpoint or an nn.Module is exported (cached) on first use.
 
-    path = cached_onnx(model, ExportOptions(size=input_size, dcn=dcn, batch="dynamic"), cache_dir)
-    return OnnxRuntimeBackend(path, device=device, input_size=input_size, **options)
+    `dcn` and `cache_dir` choose the export (`export.cache.cached_onnx`); the other options are
+    `OnnxRuntimeBackend`'s.
+    """
+    if model_format(model) != ONNX:
+        from centerpose_core.export.cache import cached_onnx
+        from centerpose_core.export.options import ExportOptions
+
+        model = cached_onnx(model, ExportOptions(size=input_size, dcn=dcn, batch="dynamic"), cache_dir)
+    return OnnxRuntimeBackend(
+        model,
+        device=device,
+        input_size=input_size,
+        num_threads=num_threads,
+        providers=providers,
+        optimization=optimization,
+    )

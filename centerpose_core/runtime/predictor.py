@@ -18,7 +18,9 @@ from torch import nn
 from centerpose_core.affine import WarpMeta, preprocess
 from centerpose_core.constants import DEFAULT_INPUT_SIZE, DEFAULT_TOP_K, DOWN_RATIO
 from centerpose_core.decode import activate, decode_multi_pose, merge_flip
+from centerpose_core.devices import AUTO_DEVICE
 from centerpose_core.image_io import as_bgr
+from centerpose_core.model_formats import ONNX, TENSORRT_ENGINE, model_format, native_backend
 from centerpose_core.runtime.backends import Backend, make_backend
 from centerpose_core.runtime.postprocess import to_persons
 from centerpose_core.types import Person
@@ -47,14 +49,20 @@ class Predictor:
     Not thread-safe: one Predictor per worker thread (it reuses its input buffer between calls).
 
     Args:
-        model: an `nn.Module` (a `PoseNet`), or a path to a checkpoint (.pth) or, with the
-            matching backend, an exported model file.
-        backend: `torch`, `onnxruntime`, `tensorrt` or `auto`.
-        device: torch device for the torch backend and for decoding (e.g. `cpu`, `cuda:0`).
+        model: an `nn.Module` (a `PoseNet`), or a path to a checkpoint (.pth) or, with a backend
+            that runs it, an exported model file (see `model_formats.BACKENDS`).
+        backend: one of `model_formats.BACKEND_NAMES` (`auto`, `tensorrt`, `onnxruntime`, `torch`,
+            `torch2trt`).
+        device: torch device for the torch backend and for decoding (e.g. `cpu`, `cuda:0`, or
+            `auto`: the GPU when there is one).
         input_size: side of the square network input (a multiple of 32; 512 as the original).
         flip_test: average with the mirrored image's outputs, as CenterNet's `--flip_test`.
         top_k: number of person candidates decoded per image (CenterNet's K=100).
-        backend_options: passed to the backend (e.g. `num_threads` for onnxruntime).
+        backend_options: the backend's own options (e.g. `num_threads` for onnxruntime,
+            `precision` for tensorrt); an option the backend does not take is a TypeError that
+            names it and the valid ones.
+
+    `Predictor.from_file(path)` picks the backend and the input size from the file itself.
     """
 
     def __init__(
@@ -80,6 +88,42 @@ class Predictor:
         )
         self.last_timings: dict[str, float] = {}
         self._input_buffer: np.ndarray | None = None  # reused between calls of the same batch size
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | Path,
+        *,
+        backend: str | None = None,
+        device: str = AUTO_DEVICE,
+        input_size: int | None = None,
+        flip_test: bool = False,
+        top_k: int = DEFAULT_TOP_K,
+        **backend_options,
+    ) -> Predictor:
+        """A Predictor for a model file, with defaults read from the file.
+
+        backend: by default the one that runs the file's format as it is (checkpoint: torch,
+            .onnx: onnxruntime, engine: tensorrt, .trtm: torch2trt).
+        device: by default the GPU when torch sees one, else the CPU.
+        input_size: by default the size an ONNX file (or an engine written by `centerpose export`)
+            was built for; 512 for a checkpoint.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: model file not found")
+        fmt = model_format(path)
+        if input_size is None:
+            input_size = _built_input_size(path, fmt) or DEFAULT_INPUT_SIZE
+        return cls(
+            path,
+            backend=backend or native_backend(fmt),
+            device=device,
+            input_size=input_size,
+            flip_test=flip_test,
+            top_k=top_k,
+            **backend_options,
+        )
 
     @property
     def output_size(self) -> int:
@@ -154,3 +198,17 @@ class Predictor:
     def _sync(self) -> None:
         if self.backend.device.type == "cuda":
             torch.cuda.synchronize(self.backend.device)
+
+
+def _built_input_size(path: Path, fmt: str) -> int | None:
+    """The input side an exported file was built for, when the file says so."""
+    if fmt == ONNX:
+        from centerpose_core.export.onnx_checks import check_pose_onnx
+
+        return check_pose_onnx(path, None)[0]
+    if fmt == TENSORRT_ENGINE:
+        from centerpose_core.export.tensorrt_cache import read_engine
+
+        key, _ = read_engine(path)
+        return key.input_size if key is not None else None
+    return None

@@ -5,9 +5,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import torch
 from decode_margins import assert_same_persons, clear_decisions
 from seeded_nets import seeded_pose_net
 
+from centerpose_core.model.checkpoint import save_checkpoint
 from centerpose_core.runtime import Predictor
 
 SIZE = 128
@@ -121,3 +123,25 @@ def test_bad_settings(model):
         Predictor(model, input_size=100)
     with pytest.raises(ValueError, match="unknown backend"):
         Predictor(model, backend="tflite")
+
+
+def test_unknown_backend_options_are_named_with_the_valid_ones(model, tmp_path):
+    with pytest.raises(
+        TypeError, match=r"backend 'torch' has no option 'num_thread', 'precision'; it takes no"
+    ):
+        Predictor(model, num_thread=3, precision="int8")
+    # Refused before the file is even opened: the options belong to the backend, not to the model.
+    with pytest.raises(
+        TypeError,
+        match=r"backend 'onnxruntime' has no option 'num_thread'; its options are dcn, cache_dir, num_thr",
+    ):
+        Predictor(tmp_path / "never_read.onnx", backend="onnxruntime", num_thread=3)
+
+
+def test_from_file_picks_the_backend_of_the_format(model, tmp_path):
+    path = save_checkpoint(tmp_path / "seeded.pth", model)
+    predictor = Predictor.from_file(path)
+    assert predictor.backend.name == "torch" and predictor.input_size == 512
+    assert predictor.backend.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(FileNotFoundError, match=r"missing\.pth: model file not found"):
+        Predictor.from_file(tmp_path / "missing.pth")

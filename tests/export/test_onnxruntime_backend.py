@@ -80,6 +80,13 @@ def test_checkpoint_goes_through_the_export_cache(
     assert_same_persons_as(reference, real_images[0], predictor.predict(real_images[0], threshold=0.0))
 
 
+def test_from_file_reads_backend_and_input_size_from_the_file(native_onnx, real_images):
+    predictor = Predictor.from_file(native_onnx, device="cpu")
+    assert predictor.backend.name == "onnxruntime" and predictor.input_size == SIZE
+    reference = Predictor(native_onnx, backend="onnxruntime", input_size=SIZE)
+    assert_same_persons_as(reference, real_images[0], predictor.predict(real_images[0]))
+
+
 def test_auto_picks_onnxruntime_without_tensorrt(native_onnx):
     pytest.importorskip("onnxruntime")
     if torch.cuda.is_available():
