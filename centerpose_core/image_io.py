@@ -8,6 +8,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+# Image files a folder source (calibration images, `centerpose track`) is read from.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
 
 def read_image(path: str | Path, context: str = "") -> np.ndarray:
     """Read an image as 3-channel BGR uint8 with OpenCV's default colour loading (as the original).

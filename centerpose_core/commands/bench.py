@@ -8,13 +8,11 @@ import statistics
 from pathlib import Path
 
 from centerpose_core.commands.common import add_model_arguments
-from centerpose_core.image_io import read_image
 
 STAGES = ("preprocess", "forward", "decode", "postprocess", "total")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("bench", help="time pre-process / forward / decode / post-process")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser, require_model=False, size_flag="--size")
     parser.add_argument(
         "--random-weights", action="store_true", help="seeded random weights instead of --model"
@@ -23,12 +21,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--warmup", type=int, default=2, help="untimed warm-up runs")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("image", type=Path, metavar="IMAGE")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from centerpose_core.image_io import read_image
     from centerpose_core.model.random_weights import build_random_model
     from centerpose_core.runtime import Predictor
 

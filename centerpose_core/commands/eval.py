@@ -8,18 +8,15 @@ import json
 from centerpose_core.commands.common import add_model_arguments
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "eval",
-        help="COCO keypoint AP of a model on a COCO-format set",
-        description="Run the model over every image of a COCO keypoint set (the same decode as predict) and "
-        "score it with pycocotools COCOeval(iouType='keypoints'). Prints one JSON object.",
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Run the model over every image of a COCO keypoint set (the same decode as predict) and "
+        "score it with pycocotools COCOeval(iouType='keypoints'). Prints one JSON object."
     )
     add_model_arguments(parser)
     parser.add_argument("--ann", required=True, help="COCO keypoint annotation json")
     parser.add_argument("--images", required=True, help="folder of the images named in the json")
     parser.add_argument("--batch-size", type=int, default=8, help="images per forward pass (default 8)")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

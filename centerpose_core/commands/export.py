@@ -22,12 +22,10 @@ from centerpose_core.export.options import (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "export",
-        help="export a checkpoint to ONNX (and optionally a TensorRT engine)",
-        description="Export backbone + neck + heads (outputs hm, wh, hps, reg, hm_hp, hp_offset) to ONNX; "
-        "decode stays outside the graph.",
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Export backbone + neck + heads (outputs hm, wh, hps, reg, hm_hp, hp_offset) to ONNX; "
+        "decode stays outside the graph."
     )
     parser.add_argument("--model", required=True, help="checkpoint (.pth) in CenterNet format")
     parser.add_argument("--onnx", required=True, help="output .onnx path")
@@ -69,7 +67,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="TensorRT builder workspace limit",
     )
     parser.add_argument("--json", default=None, help="write a JSON summary here")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,11 +9,9 @@ from pathlib import Path
 
 from centerpose_core.commands.common import add_model_arguments
 from centerpose_core.constants import DEFAULT_TOP_K
-from centerpose_core.image_io import read_image
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("predict", help="detect persons and keypoints in images")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--threshold", type=float, default=0.3, help="minimum person score (0 keeps all)")
     parser.add_argument(
@@ -25,10 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--keypoint-threshold", type=float, default=0.0, help="minimum keypoint score to draw a joint"
     )
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from centerpose_core.image_io import read_image
     from centerpose_core.runtime import Predictor
     from centerpose_core.viz import draw_persons
 

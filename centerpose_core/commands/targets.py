@@ -13,14 +13,11 @@ from centerpose_core.data.codec import TARGET_NAMES
 NPZ_KEYS = ("input", *TARGET_NAMES)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "targets",
-        help="write the input and training targets of each image (.npz, optional heatmap PNGs)",
-        description="For each image of a COCO keypoint set, with validation behaviour (no augmentation), "
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "For each image of a COCO keypoint set, with validation behaviour (no augmentation), "
         "write <image stem>.npz holding `input` and the targets under CenterNet's names "
-        "(hm, reg_mask, ind, wh, hps, "
-        "hps_mask, reg, hm_hp, hp_offset, hp_ind, hp_mask).",
+        f"({', '.join(TARGET_NAMES)})."
     )
     parser.add_argument("--ann", required=True, help="COCO keypoint annotation json")
     parser.add_argument("--images", required=True, help="folder of the images named in the json")
@@ -29,7 +26,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--draw", action="store_true", help="also write <stem>_hm.png and <stem>_hm_hp.png overlays"
     )
-    parser.set_defaults(func=run)
 
 
 def overlay(input_chw: np.ndarray, heatmap: np.ndarray) -> np.ndarray:

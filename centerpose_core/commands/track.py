@@ -18,18 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from centerpose_core.commands.common import add_model_arguments
-from centerpose_core.image_io import read_image
+from centerpose_core.image_io import IMAGE_SUFFIXES, read_image
 from centerpose_core.tracking.config import TrackerConfig
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 FOLDER_FPS = 10.0
 VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "track", help="track persons through a video or image folder (JSON lines with ids)"
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser, require_model=False)
     parser.add_argument(
         "--random-weights", action="store_true", help="seeded random weights instead of --model"
@@ -65,7 +61,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             help=f"{descriptions[f.name]} (default {f.default})",
         )
     parser.add_argument("source", type=Path, metavar="VIDEO_OR_FOLDER")
-    parser.set_defaults(func=run)
 
 
 def open_frames(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+from centerpose_core.image_io import IMAGE_SUFFIXES
 
 
 def list_calibration_images(folder: str | Path, limit: int | None = None) -> list[Path]:
