@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from centerpose_core.data.augment import AugmentConfig
+from centerpose_core.devices import AUTO_DEVICE
 from centerpose_core.loss_weights import LossWeights
 
 # The original recipe: lr 1.25e-4 for a batch of 32 images, scaled linearly with the batch size.
@@ -47,7 +48,7 @@ class TrainConfig:
     lr_step: tuple[int, ...] = (90, 120)
     lr_factor: float = 0.1
     workers: int = 4
-    device: str = "auto"
+    device: str = AUTO_DEVICE
     amp: bool = True
     grad_clip: float | None = None
     init: str | None = None

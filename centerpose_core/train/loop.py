@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from centerpose_core.data.codec import TARGET_NAMES
 from centerpose_core.data.dataset import CocoKeypointDataset
+from centerpose_core.devices import resolve_device
 from centerpose_core.losses import LOSS_TERMS, MultiPoseLoss
 from centerpose_core.model.checkpoint import (
     load_checkpoint,
@@ -63,8 +64,7 @@ def setup_distributed(device: str) -> tuple[DistInfo, torch.device]:
         world_size=world_size,
         local_rank=int(os.environ.get("LOCAL_RANK", "0")),
     )
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(device)
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
             raise ValueError(f"device {device!r} requested but CUDA is not available")
