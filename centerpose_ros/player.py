@@ -10,7 +10,6 @@ its model is loaded), so no frame is sent into the void.
 from __future__ import annotations
 
 import argparse
-import array
 import signal
 import sys
 import threading
@@ -22,6 +21,9 @@ import rclpy
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from centerpose_ros.image_conversion import bgr_to_image_msg
 
 CAMERA_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST,
@@ -46,19 +48,6 @@ def read_frames(path: Path) -> tuple[list, float]:
     if not frames:
         raise ValueError(f"{path}: no frames could be decoded")
     return frames, float(fps)
-
-
-def to_image_msg(frame, frame_id: str) -> Image:  # noqa: ANN001 - (H, W, 3) uint8 BGR
-    msg = Image()
-    now = time.time()
-    msg.header.stamp.sec, msg.header.stamp.nanosec = int(now), int((now % 1.0) * 1e9)
-    msg.header.frame_id = frame_id
-    msg.height, msg.width = frame.shape[:2]
-    msg.encoding, msg.step = "bgr8", frame.shape[1] * 3
-    data = array.array("B")
-    data.frombytes(frame.tobytes())
-    msg.data = data
-    return msg
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             delay = start + index / rate - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            publisher.publish(to_image_msg(frames[index % len(frames)], args.frame_id))
+            header = Header(stamp=node.get_clock().now().to_msg(), frame_id=args.frame_id)
+            publisher.publish(bgr_to_image_msg(frames[index % len(frames)], header))
             sent += 1
         time.sleep(0.5)  # let reliable delivery of the last frames complete
         print(

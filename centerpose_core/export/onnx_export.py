@@ -25,6 +25,7 @@ import onnx
 import torch
 from torch import nn
 
+from centerpose_core.atomic_write import atomic_path
 from centerpose_core.constants import (
     DOWN_RATIO,
     FLIP_PAIRS,
@@ -35,6 +36,7 @@ from centerpose_core.constants import (
     STD_BGR,
 )
 from centerpose_core.export.decomposed_dcn import FP32_NODE_PREFIX, decompose_deform_convs
+from centerpose_core.export.flatten import HeadsAsTuple
 from centerpose_core.export.options import ExportOptions
 from centerpose_core.export.tensorrt_compat import CompatReport, check_tensorrt_compat
 
@@ -49,18 +51,6 @@ class ExportResult:
     options: ExportOptions
     compat: CompatReport
     deform_convs: int
-
-
-class HeadsAsTuple(nn.Module):
-    """Flattens PoseNet's dict output into a tuple in `HEAD_NAMES` order (the ONNX output names)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        outputs = self.model(x)
-        return tuple(outputs[name] for name in HEAD_NAMES)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -263,19 +253,18 @@ def _save(proto: onnx.ModelProto, path: Path, external_data: bool) -> None:
     data_file = path.with_name(path.name + ".data")
     if data_file.exists():
         data_file.unlink()  # never leave a stale weight file beside a self-contained model
-    tmp = path.with_name(path.name + ".tmp")
-    if external_data:
-        onnx.save_model(
-            proto,
-            str(path),
-            save_as_external_data=True,
-            all_tensors_to_one_file=True,
-            location=data_file.name,
-            size_threshold=1024,
-        )
-    else:
-        onnx.save_model(proto, str(tmp))
-        tmp.replace(path)
+    with atomic_path(path) as tmp:
+        if external_data:  # the weights go to `data_file` (named relative to the model's folder)
+            onnx.save_model(
+                proto,
+                str(tmp),
+                save_as_external_data=True,
+                all_tensors_to_one_file=True,
+                location=data_file.name,
+                size_threshold=1024,
+            )
+        else:
+            onnx.save_model(proto, str(tmp))
 
 
 def read_metadata(model: onnx.ModelProto | str | Path) -> dict[str, str]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from types import ModuleType
 
-from centerpose_core.errors import UserError
+from centerpose_core.errors import MissingDependencyError, import_optional
 from centerpose_core.export.decomposed_dcn import FP32_NODE_PREFIX
 from centerpose_core.export.onnx_export import file_sha256
 from centerpose_core.export.options import BuildOptions
@@ -21,20 +22,19 @@ from centerpose_core.export.tensorrt_cache import EngineCache, EngineKey
 LOG = logging.getLogger(__name__)
 
 
-class TensorRTUnavailableError(UserError, RuntimeError):
+class TensorRTUnavailableError(MissingDependencyError):
     """TensorRT or a CUDA GPU is missing."""
 
 
-def import_tensorrt():
+def import_tensorrt() -> ModuleType:
     """The `tensorrt` module, or a clear error pointing to the ONNX Runtime path."""
-    try:
-        import tensorrt as trt
-    except ImportError as exc:
-        raise TensorRTUnavailableError(
-            f"TensorRT is not installed (import tensorrt failed: {exc}); use backend 'onnxruntime' with "
-            "the exported ONNX file, or install TensorRT (JetPack ships it; x86: pip install tensorrt)"
-        ) from exc
-    return trt
+    return import_optional(
+        "tensorrt",
+        "TensorRT",
+        "use backend 'onnxruntime' with the exported ONNX file, or install TensorRT (JetPack ships it; "
+        "x86: pip install tensorrt)",
+        TensorRTUnavailableError,
+    )
 
 
 def require_cuda(device: str = "cuda") -> str:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from centerpose_core.atomic_write import atomic_path
 from centerpose_core.export.options import PRECISIONS
 from centerpose_core.model_formats import ENGINE_SUFFIXES
 
@@ -63,18 +63,14 @@ class EngineKey:
 
 
 def write_engine(path: str | Path, key: EngineKey, engine: bytes) -> Path:
-    """Header + engine bytes, written atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Header + engine bytes, written atomically (`atomic_write.atomic_path`)."""
     header = json.dumps({"format": ENGINE_FORMAT, "key": asdict(key)}).encode()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         handle.write(ENGINE_MAGIC)
         handle.write(len(header).to_bytes(4, "little"))
         handle.write(header)
         handle.write(engine)
-    tmp.replace(path)
-    return path
+    return Path(path)
 
 
 def read_engine(path: str | Path) -> tuple[EngineKey | None, bytes]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from centerpose_core.atomic_write import atomic_write_bytes
 from centerpose_core.image_io import IMAGE_SUFFIXES
 
 
@@ -93,12 +94,8 @@ class CalibrationCacheFile:
         return data or None
 
     def write(self, data: bytes) -> None:
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_bytes(bytes(data))
-        tmp.replace(self.path)
+        if self.path is not None:
+            atomic_write_bytes(self.path, bytes(data))
 
 
 def make_entropy_calibrator(batches: CalibrationBatches, cache_file: str | Path | None, device: str = "cuda"):

@@ -9,10 +9,8 @@
 from __future__ import annotations
 
 import io
-import os
 import pickle
 import re
-import tempfile
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from centerpose_core.atomic_write import atomic_write_bytes
 from centerpose_core.model.pose_net import PoseNet, build_pose_net
 
 # Keys present in real CenterNet checkpoints that the model deliberately does not have: the
@@ -183,13 +182,11 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer | None = None,
     **extra: Any,
 ) -> Path:
-    """Write `{'epoch', 'state_dict', ['optimizer'], **extra}` atomically (temp file + rename).
+    """Write `{'epoch', 'state_dict', ['optimizer'], **extra}` atomically (`atomic_write`).
 
     A process dying mid-write leaves the previous file intact, never a truncated one. `extra`
     values must be weights-only-loadable (tensors, numbers, strings, lists, dicts).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     module = model.module if hasattr(model, "module") else model
     payload: dict[str, Any] = {
         "epoch": int(epoch),
@@ -200,17 +197,4 @@ def save_checkpoint(
     payload.update(extra)
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(buffer.getbuffer())
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_bytes(path, buffer.getbuffer())

@@ -8,13 +8,15 @@ supported one). A converter maps torchvision's `deform_conv2d` to TensorRT's
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import torch
 from torch import nn
 
 from centerpose_core.constants import HEAD_NAMES
-from centerpose_core.errors import UserError
+from centerpose_core.errors import MissingDependencyError, import_optional
+from centerpose_core.export.flatten import HeadsAsTuple
 from centerpose_core.model_formats import CHECKPOINT, TORCH2TRT_MODULE, model_format
 
 PLUGIN_NAME = "ModulatedDeformConv2d"
@@ -22,19 +24,18 @@ PLUGIN_NAME = "ModulatedDeformConv2d"
 DEFORM_CONV_PATHS = ("torchvision.ops.deform_conv2d", "centerpose_core.model.dcn.deform_conv2d")
 
 
-class Torch2TRTUnavailableError(UserError, RuntimeError):
+class Torch2TRTUnavailableError(MissingDependencyError):
     """torch2trt (or TensorRT, or a GPU) is missing."""
 
 
-def import_torch2trt():
-    try:
-        import torch2trt
-    except ImportError as exc:
-        raise Torch2TRTUnavailableError(
-            f"torch2trt is not installed ({exc}); export ONNX instead (`centerpose export`) and use "
-            "backend 'tensorrt' (ONNX -> TensorRT engine) or 'onnxruntime'"
-        ) from exc
-    return torch2trt
+def import_torch2trt() -> ModuleType:
+    return import_optional(
+        "torch2trt",
+        "torch2trt",
+        "export ONNX instead (`centerpose export`) and use backend 'tensorrt' (ONNX -> TensorRT engine) "
+        "or 'onnxruntime'",
+        Torch2TRTUnavailableError,
+    )
 
 
 _registered = False
@@ -89,16 +90,6 @@ def register_deform_conv_converter() -> None:
     _registered = True
 
 
-class _TupleHeads(nn.Module):
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.model(x)
-        return tuple(out[name] for name in HEAD_NAMES)
-
-
 def convert(model: nn.Module, input_size: int, *, fp16: bool = True, max_batch: int = 1) -> nn.Module:
     """The model as a torch2trt TRTModule returning the six heads as a tuple (HEAD_NAMES order)."""
     torch2trt = import_torch2trt()
@@ -108,7 +99,7 @@ def convert(model: nn.Module, input_size: int, *, fp16: bool = True, max_batch: 
 
     trt.init_libnvinfer_plugins(trt.Logger(trt.Logger.WARNING), "")
     register_deform_conv_converter()
-    wrapper = _TupleHeads(model).cuda().eval()
+    wrapper = HeadsAsTuple(model).cuda().eval()
     example = torch.zeros(1, 3, input_size, input_size, device="cuda")
     return torch2trt.torch2trt(wrapper, [example], fp16_mode=fp16, max_batch_size=max_batch)
 

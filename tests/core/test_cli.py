@@ -27,6 +27,11 @@ def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300)
 
 
+def _predict(checkpoint: Path, *args: str, threshold: str = "0") -> subprocess.CompletedProcess:
+    """`centerpose predict` at 128 px; `args` are the remaining options and the images."""
+    return _run("predict", "--model", str(checkpoint), "--input-size", "128", "--threshold", threshold, *args)
+
+
 def test_console_script_is_installed():
     assert shutil.which("centerpose", path=str(Path(sys.executable).parent)), (
         "centerpose not in the venv's bin"
@@ -36,14 +41,8 @@ def test_console_script_is_installed():
 def test_predict_json_schema_and_drawing(checkpoint, tmp_path, shared_data):
     images = sorted((shared_data / "coco_mini" / "images").glob("*.jpg"))[:2]
     out = tmp_path / "out.json"
-    result = _run(
-        "predict",
-        "--model",
-        str(checkpoint),
-        "--input-size",
-        "128",
-        "--threshold",
-        "0",
+    result = _predict(
+        checkpoint,
         "--max-persons",
         "100",
         "--json",
@@ -72,14 +71,8 @@ def test_threshold_filters_and_grayscale_png_reads_as_three_channels(checkpoint,
     gray = np.random.default_rng(0).integers(0, 255, (80, 100), dtype=np.uint8)
     cv2.imwrite(str(tmp_path / "gray.png"), gray)
     cv2.imwrite(str(tmp_path / "color.png"), cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
-    result = _run(
-        "predict",
-        "--model",
-        str(checkpoint),
-        "--input-size",
-        "128",
-        "--threshold",
-        "0",
+    result = _predict(
+        checkpoint,
         "--max-persons",
         "100",
         "--json",
@@ -93,18 +86,7 @@ def test_threshold_filters_and_grayscale_png_reads_as_three_channels(checkpoint,
     # The threshold keeps exactly the persons scoring at least it (ties with the cut included), in order.
     everyone = gray_result["persons"]
     cut = everyone[5]["score"]
-    result = _run(
-        "predict",
-        "--model",
-        str(checkpoint),
-        "--input-size",
-        "128",
-        "--threshold",
-        repr(cut),
-        "--json",
-        "-",
-        str(tmp_path / "gray.png"),
-    )
+    result = _predict(checkpoint, "--json", "-", str(tmp_path / "gray.png"), threshold=repr(cut))
     assert result.returncode == 0, result.stderr
     kept = json.loads(result.stdout)[0]["persons"]
     assert kept == [p for p in everyone if p["score"] >= cut] and len(kept) >= 6
