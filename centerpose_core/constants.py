@@ -1,7 +1,8 @@
 """The one source of truth for COCO keypoint constants and the network's input normalisation.
 
-Everything that needs keypoint names, flip pairs, skeleton edges or mean/std imports them from
-here, so the model, the data pipeline, decode, drawing and the ROS node can never disagree.
+Everything that needs keypoint names, skeleton edges or mean/std imports them from here, so the
+model, the data pipeline, decode, drawing and the ROS node can never disagree. (The left/right
+flip pairs live with the flip rules in `flip.py`.)
 """
 
 from __future__ import annotations
@@ -28,29 +29,6 @@ KEYPOINT_NAMES: tuple[str, ...] = (
     "right_ankle",
 )
 NUM_KEYPOINTS = len(KEYPOINT_NAMES)
-
-# Left/right pairs swapped by a horizontal flip (COCO order), as CenterNet's `flip_idx`.
-FLIP_PAIRS: tuple[tuple[int, int], ...] = (
-    (1, 2),
-    (3, 4),
-    (5, 6),
-    (7, 8),
-    (9, 10),
-    (11, 12),
-    (13, 14),
-    (15, 16),
-)
-
-
-def _flip_permutation(pairs: tuple[tuple[int, int], ...], n: int) -> tuple[int, ...]:
-    perm = list(range(n))
-    for a, b in pairs:
-        perm[a], perm[b] = b, a
-    return tuple(perm)
-
-
-# FLIP_PERMUTATION[j] is the keypoint that j becomes after a horizontal flip.
-FLIP_PERMUTATION: tuple[int, ...] = _flip_permutation(FLIP_PAIRS, NUM_KEYPOINTS)
 
 # Skeleton edges as 0-based keypoint indices (COCO's `skeleton` field is 1-based).
 SKELETON: tuple[tuple[int, int], ...] = (

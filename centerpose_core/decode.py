@@ -14,10 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from centerpose_core.constants import (
-    FLIP_PERMUTATION,
     KEYPOINT_SNAP_MAX_DISTANCE,
     KEYPOINT_SNAP_THRESHOLD,
-    NUM_KEYPOINTS,
 )
 
 # Placeholder coordinate for joint peaks that fail the score threshold, as the original: far
@@ -45,32 +43,6 @@ def topk_per_channel(heat: torch.Tensor, k: int) -> tuple[torch.Tensor, ...]:
     ys = torch.div(inds, w, rounding_mode="floor").to(heat.dtype)
     xs = (inds % w).to(heat.dtype)
     return scores, inds, ys, xs
-
-
-def merge_flip(outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Average a batch [images, mirrored images] into one set of activated maps (flip test).
-
-    As the original: `hm`, `wh`, `hps` and `hm_hp` are averaged with their mirrored twins
-    (left/right joint channels swapped, x offsets negated for `hps`); `reg` and `hp_offset` come
-    from the unmirrored pass only. Expects `hm`/`hm_hp` already passed through the sigmoid.
-    """
-    n = outputs["hm"].shape[0] // 2
-    perm = list(FLIP_PERMUTATION)
-    merged = {
-        "hm": (outputs["hm"][:n] + outputs["hm"][n:].flip(3)) / 2,
-        "wh": (outputs["wh"][:n] + outputs["wh"][n:].flip(3)) / 2,
-        "reg": outputs["reg"][:n],
-        "hp_offset": outputs["hp_offset"][:n],
-    }
-    hps_flipped = outputs["hps"][n:].flip(3)
-    b, _, h, w = hps_flipped.shape
-    hps_flipped = hps_flipped.reshape(b, NUM_KEYPOINTS, 2, h, w)[:, perm]
-    hps_flipped = hps_flipped * torch.tensor(
-        [-1.0, 1.0], dtype=hps_flipped.dtype, device=hps_flipped.device
-    ).view(1, 1, 2, 1, 1)
-    merged["hps"] = (outputs["hps"][:n] + hps_flipped.reshape(b, 2 * NUM_KEYPOINTS, h, w)) / 2
-    merged["hm_hp"] = (outputs["hm_hp"][:n] + outputs["hm_hp"][n:].flip(3)[:, perm]) / 2
-    return merged
 
 
 def activate(outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

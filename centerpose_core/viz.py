@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from centerpose_core.constants import FLIP_PERMUTATION, SKELETON
+from centerpose_core.constants import SKELETON
+from centerpose_core.flip import FLIP_PERMUTATION
 from centerpose_core.types import Person
 
 # Left side warm, right side cool, centre line green (BGR): limbs stay readable in crowds.

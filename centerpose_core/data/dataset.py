@@ -25,9 +25,10 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from centerpose_core.affine import get_affine_transform, image_center_scale, normalize
-from centerpose_core.constants import DOWN_RATIO, FLIP_PAIRS, NUM_KEYPOINTS
+from centerpose_core.constants import DOWN_RATIO, NUM_KEYPOINTS
 from centerpose_core.data.augment import AugmentConfig, Geometry, color_augment, sample_geometry
 from centerpose_core.data.codec import MAX_OBJECTS, PoseTargetCodec
+from centerpose_core.flip import mirror_annotations
 from centerpose_core.image_io import read_image
 
 log = logging.getLogger(__name__)
@@ -248,9 +249,4 @@ class CocoKeypointDataset(Dataset):
             return np.zeros((0, 4), np.float32), np.zeros((0, NUM_KEYPOINTS, 3), np.float32)
         boxes = np.stack([p.box for p in record.persons]).astype(np.float32)
         keypoints = np.stack([p.keypoints for p in record.persons]).astype(np.float32)
-        if flipped:
-            boxes[:, [0, 2]] = width - boxes[:, [2, 0]] - 1
-            keypoints[:, :, 0] = width - keypoints[:, :, 0] - 1
-            for a, b in FLIP_PAIRS:
-                keypoints[:, [a, b]] = keypoints[:, [b, a]]
-        return boxes, keypoints
+        return mirror_annotations(boxes, keypoints, width) if flipped else (boxes, keypoints)

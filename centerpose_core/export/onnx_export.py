@@ -28,7 +28,6 @@ from torch import nn
 from centerpose_core.atomic_write import atomic_path
 from centerpose_core.constants import (
     DOWN_RATIO,
-    FLIP_PAIRS,
     HEAD_NAMES,
     HEADS,
     KEYPOINT_NAMES,
@@ -39,6 +38,7 @@ from centerpose_core.export.decomposed_dcn import FP32_NODE_PREFIX, decompose_de
 from centerpose_core.export.flatten import HeadsAsTuple
 from centerpose_core.export.options import ExportOptions
 from centerpose_core.export.tensorrt_compat import CompatReport, check_tensorrt_compat
+from centerpose_core.flip import FLIP_PAIRS
 
 INPUT_NAME = "input"
 METADATA_PREFIX = "centerpose."

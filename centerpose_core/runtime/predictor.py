@@ -17,8 +17,9 @@ from torch import nn
 
 from centerpose_core.affine import WarpMeta, preprocess
 from centerpose_core.constants import DEFAULT_INPUT_SIZE, DEFAULT_TOP_K, DOWN_RATIO
-from centerpose_core.decode import activate, decode_multi_pose, merge_flip
+from centerpose_core.decode import activate, decode_multi_pose
 from centerpose_core.devices import AUTO_DEVICE
+from centerpose_core.flip import fill_mirrored_half, merge_flip
 from centerpose_core.image_io import as_bgr
 from centerpose_core.model_formats import ONNX, TENSORRT_ENGINE, model_format, native_backend
 from centerpose_core.runtime.backends import Backend, make_backend
@@ -192,7 +193,7 @@ class Predictor:
             _, meta = preprocess(as_bgr(image, name=f"image {i}"), size, out=batch[i])
             metas.append(meta)
         if self.flip_test:
-            batch[n:] = batch[:n, :, :, ::-1]
+            fill_mirrored_half(batch)
         return batch, metas
 
     def _sync(self) -> None:

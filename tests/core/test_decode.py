@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from centerpose_core.constants import FLIP_PERMUTATION
-from centerpose_core.decode import activate, decode_multi_pose, merge_flip, peak_nms
+from centerpose_core.decode import activate, decode_multi_pose, peak_nms
 
 H = W = 16
 
@@ -112,51 +111,3 @@ def test_activate_applies_sigmoid_to_heatmaps_only():
     out = activate(m)
     assert torch.all(out["hm"] == 0.5) and torch.all(out["hm_hp"] == 0.5)
     assert torch.all(out["wh"] == 0)
-
-
-def _mirror(maps: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """What a perfectly mirror-equivariant network would output for the mirrored image."""
-    perm = list(FLIP_PERMUTATION)
-    hps = maps["hps"].flip(3).reshape(-1, 17, 2, H, W)[:, perm]
-    hps = hps * torch.tensor([-1.0, 1.0]).view(1, 1, 2, 1, 1)
-    return {
-        "hm": maps["hm"].flip(3),
-        "wh": maps["wh"].flip(3),
-        "hps": hps.reshape(-1, 34, H, W),
-        "reg": maps["reg"].flip(3),
-        "hm_hp": maps["hm_hp"].flip(3)[:, perm],
-        "hp_offset": maps["hp_offset"].flip(3),
-    }
-
-
-def test_flip_merge_of_an_equivariant_network_is_the_identity():
-    torch.manual_seed(0)
-    maps = {k: torch.rand_like(v) for k, v in _maps().items()}
-    doubled = {k: torch.cat([maps[k], _mirror(maps)[k]]) for k in maps}
-    merged = merge_flip(doubled)
-    for key in maps:
-        torch.testing.assert_close(merged[key], maps[key])
-
-
-def test_flip_merge_is_symmetric_under_mirroring_the_input():
-    # Net outputs for [x, mirror(x)] are (A, B); for [mirror(x), x] they are (B, A). The merged
-    # maps of the second batch must be the mirror of the first (reg/hp_offset excepted: those
-    # come from the unflipped pass, as the original).
-    torch.manual_seed(1)
-    a = {k: torch.rand_like(v) for k, v in _maps().items()}
-    b = {k: torch.rand_like(v) for k, v in _maps().items()}
-    first = merge_flip({k: torch.cat([a[k], b[k]]) for k in a})
-    second = merge_flip({k: torch.cat([b[k], a[k]]) for k in a})
-    mirrored = _mirror(first)
-    for key in ("hm", "wh", "hps", "hm_hp"):
-        torch.testing.assert_close(second[key], mirrored[key])
-    torch.testing.assert_close(second["reg"], b["reg"])
-
-
-def test_flip_merge_hand_values():
-    a, b = _maps(), _maps()
-    a["hps"][0, 2, 3, 4] = 1.0  # joint 1 (left eye) dx at (x=4, y=3) in the plain pass
-    # In the mirrored pass the same eye is joint 2 (right eye) at x = 15 - 4 = 11, dx negated.
-    b["hps"][0, 4, 3, 11] = -3.0
-    merged = merge_flip({k: torch.cat([a[k], b[k]]) for k in a})
-    assert merged["hps"][0, 2, 3, 4].item() == pytest.approx((1.0 + 3.0) / 2)

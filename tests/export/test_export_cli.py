@@ -11,8 +11,9 @@ import pytest
 from decode_margins import assert_same_persons, clear_decisions
 
 from centerpose_core.cli import main
-from centerpose_core.constants import FLIP_PAIRS, HEAD_NAMES, KEYPOINT_NAMES, MEAN_BGR, STD_BGR
+from centerpose_core.constants import HEAD_NAMES, KEYPOINT_NAMES, MEAN_BGR, STD_BGR
 from centerpose_core.export.onnx_export import read_metadata
+from centerpose_core.flip import FLIP_PAIRS
 from centerpose_core.runtime import Predictor
 
 CLI_SIZE = 64

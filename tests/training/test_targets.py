@@ -12,12 +12,13 @@ import pytest
 import torch
 
 from centerpose_core.affine import apply_affine, get_affine_transform
-from centerpose_core.constants import FLIP_PERMUTATION, NUM_KEYPOINTS
+from centerpose_core.constants import NUM_KEYPOINTS
 from centerpose_core.data.augment import Geometry
 from centerpose_core.data.codec import PoseTargetCodec
 from centerpose_core.data.dataset import CocoKeypointDataset
 from centerpose_core.data.heatmap import draw_umich_gaussian, gaussian_radius
 from centerpose_core.decode import activate, decode_multi_pose
+from centerpose_core.flip import FLIP_PERMUTATION
 
 
 # CenterNet's `gaussian_radius` (src/lib/utils/image.py, the code its checkpoints were trained with)
