@@ -144,7 +144,7 @@ def main() -> int:
         ],
         env=env,
         stdout=open(node_log, "w"),  # noqa: SIM115 - the child owns it
-        stderr=subprocess.STDOUT,  # noqa: SIM115
+        stderr=subprocess.STDOUT,
     )
     recorder = subprocess.Popen(
         [sys.executable, str(PEER), "record", str(rec_out), "--topics", "detections,diagnostics"],

@@ -36,11 +36,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from centerpose_core.constants import NUM_KEYPOINTS  # noqa: E402
-from centerpose_core.data.synthetic import random_pose  # noqa: E402
-from centerpose_core.tracking import PoseTracker, TrackerConfig  # noqa: E402
-from centerpose_core.tracking.similarity import box_iou  # noqa: E402
-from centerpose_core.types import Person  # noqa: E402
+from centerpose_core.constants import NUM_KEYPOINTS
+from centerpose_core.data.synthetic import random_pose
+from centerpose_core.tracking import PoseTracker, TrackerConfig
+from centerpose_core.tracking.similarity import box_iou
+from centerpose_core.types import Person
 
 WIDTH, HEIGHT = 960, 540
 FPS = 25.0
@@ -332,7 +332,7 @@ def _clip(boxes: np.ndarray) -> np.ndarray:
     return np.clip(boxes, [0, 0, 0, 0], [WIDTH, HEIGHT, WIDTH, HEIGHT])
 
 
-def score(sequences: list[list[Frame]], make_tracker) -> dict[str, float]:  # noqa: ANN001
+def score(sequences: list[list[Frame]], make_tracker) -> dict[str, float]:
     import motmetrics as mm
 
     accumulator = mm.MOTAccumulator(auto_id=True)

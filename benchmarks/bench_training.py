@@ -25,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
+import torch
+from torch.utils.data import DataLoader
 
-from centerpose_core.data.dataset import CocoKeypointDataset  # noqa: E402
+from centerpose_core.data.dataset import CocoKeypointDataset
 
 SHARED_COCO = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco_mini"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 # Runnable from a checkout without installation.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from centerpose_core.train.config import (  # noqa: E402
+from centerpose_core.train.config import (
     FLAT_ALIASES,
     TrainConfig,
     load_yaml,

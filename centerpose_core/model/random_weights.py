@@ -10,11 +10,15 @@ every code path and making rankings unambiguous.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from centerpose_core.model.pose_net import PoseNet
 
 HEAD_SCALES = {"hm": 20.0, "hm_hp": 20.0, "wh": 20.0, "hps": 10.0}
 
 
-def build_random_model(seed: int = 0, calibration_size: int = 128):  # noqa: ANN201 - returns a PoseNet
+def build_random_model(seed: int = 0, calibration_size: int = 128) -> PoseNet:
     import torch
 
     from centerpose_core.model.pose_net import build_pose_net

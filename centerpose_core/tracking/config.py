@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 
-def _setting(default: float | int, help: str) -> Any:  # noqa: A002 - argparse's word
+def _setting(default: float | int, help: str) -> Any:
     return field(default=default, metadata={"help": help})
 
 

@@ -18,7 +18,7 @@ def random_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def reference_predictor(random_checkpoint: Path):  # noqa: ANN201
+def reference_predictor(random_checkpoint: Path):
     """The Predictor the node must agree with: same weights, same input size, in this process."""
     from centerpose_core.runtime import Predictor
 

@@ -111,7 +111,7 @@ def publish(args: argparse.Namespace) -> int:
         node.destroy_node()
 
 
-def _publish_plan(args, plan, node, raw_pub, compressed_pub, answered, lock) -> int:  # noqa: ANN001
+def _publish_plan(args, plan, node, raw_pub, compressed_pub, answered, lock) -> int:
 
     if args.wait_match:
         kinds = {entry["type"] for entry in plan}

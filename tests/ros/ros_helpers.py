@@ -280,7 +280,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def wait_for_records(path: Path, predicate, count: int, timeout: float) -> list[dict[str, Any]]:  # noqa: ANN001
+def wait_for_records(path: Path, predicate, count: int, timeout: float) -> list[dict[str, Any]]:
     """Records satisfying `predicate` once at least `count` of them exist (or fail after `timeout`)."""
     deadline = time.monotonic() + timeout
     while True:
