@@ -4,21 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from zero_head_maps import zero_maps
 
 from centerpose_core.decode import activate, decode_multi_pose, peak_nms
-
-H = W = 16
-
-
-def _maps() -> dict[str, torch.Tensor]:
-    return {
-        "hm": torch.zeros(1, 1, H, W),
-        "wh": torch.zeros(1, 2, H, W),
-        "hps": torch.zeros(1, 34, H, W),
-        "reg": torch.zeros(1, 2, H, W),
-        "hm_hp": torch.zeros(1, 17, H, W),
-        "hp_offset": torch.zeros(1, 2, H, W),
-    }
 
 
 def _one_person() -> dict[str, torch.Tensor]:
@@ -27,7 +15,7 @@ def _one_person() -> dict[str, torch.Tensor]:
     Box: (5.25 -+ 2, 7.5 -+ 3) = (3.25, 4.5, 7.25, 10.5); longer side 6, snap radius 1.8.
     Every joint j is regressed to the integer center + (dx_j, dy_j) given below.
     """
-    m = _maps()
+    m = zero_maps()
     m["hm"][0, 0, 7, 5] = 0.9
     m["reg"][0, :, 7, 5] = torch.tensor([0.25, 0.5])
     m["wh"][0, :, 7, 5] = torch.tensor([4.0, 6.0])
@@ -87,7 +75,7 @@ def test_peak_nms_keeps_only_local_maxima():
 
 
 def test_top_k_is_sorted_and_padded_with_zero_score_candidates():
-    m = _maps()
+    m = zero_maps()
     for (y, x), s in {(2, 2): 0.4, (10, 12): 0.95, (13, 3): 0.6}.items():
         m["hm"][0, 0, y, x] = s
     out = decode_multi_pose(m, k=6)
@@ -98,7 +86,7 @@ def test_top_k_is_sorted_and_padded_with_zero_score_candidates():
 
 
 def test_batch_images_decode_independently():
-    a, b = _one_person(), _maps()
+    a, b = _one_person(), zero_maps()
     b["hm"][0, 0, 1, 1] = 0.3
     batch = {k: torch.cat([a[k], b[k]]) for k in a}
     out = decode_multi_pose(batch, k=3)
@@ -107,7 +95,7 @@ def test_batch_images_decode_independently():
 
 
 def test_activate_applies_sigmoid_to_heatmaps_only():
-    m = {k: torch.zeros_like(v) for k, v in _maps().items()}
+    m = {k: torch.zeros_like(v) for k, v in zero_maps().items()}
     out = activate(m)
     assert torch.all(out["hm"] == 0.5) and torch.all(out["hm_hp"] == 0.5)
     assert torch.all(out["wh"] == 0)

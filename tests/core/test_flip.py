@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from zero_head_maps import H, W, zero_maps
 
 from centerpose_core.constants import KEYPOINT_NAMES
 from centerpose_core.flip import (
@@ -14,19 +15,6 @@ from centerpose_core.flip import (
     merge_flip,
     mirror_annotations,
 )
-
-H = W = 16
-
-
-def _maps() -> dict[str, torch.Tensor]:
-    return {
-        "hm": torch.zeros(1, 1, H, W),
-        "wh": torch.zeros(1, 2, H, W),
-        "hps": torch.zeros(1, 34, H, W),
-        "reg": torch.zeros(1, 2, H, W),
-        "hm_hp": torch.zeros(1, 17, H, W),
-        "hp_offset": torch.zeros(1, 2, H, W),
-    }
 
 
 def test_pairs_swap_each_left_joint_with_its_right_twin():
@@ -77,7 +65,7 @@ def _mirror(maps: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def test_flip_merge_of_an_equivariant_network_is_the_identity():
     torch.manual_seed(0)
-    maps = {k: torch.rand_like(v) for k, v in _maps().items()}
+    maps = {k: torch.rand_like(v) for k, v in zero_maps().items()}
     doubled = {k: torch.cat([maps[k], _mirror(maps)[k]]) for k in maps}
     merged = merge_flip(doubled)
     for key in maps:
@@ -89,8 +77,8 @@ def test_flip_merge_is_symmetric_under_mirroring_the_input():
     # maps of the second batch must be the mirror of the first (reg/hp_offset excepted: those
     # come from the unflipped pass, as the original).
     torch.manual_seed(1)
-    a = {k: torch.rand_like(v) for k, v in _maps().items()}
-    b = {k: torch.rand_like(v) for k, v in _maps().items()}
+    a = {k: torch.rand_like(v) for k, v in zero_maps().items()}
+    b = {k: torch.rand_like(v) for k, v in zero_maps().items()}
     first = merge_flip({k: torch.cat([a[k], b[k]]) for k in a})
     second = merge_flip({k: torch.cat([b[k], a[k]]) for k in a})
     mirrored = _mirror(first)
@@ -100,7 +88,7 @@ def test_flip_merge_is_symmetric_under_mirroring_the_input():
 
 
 def test_flip_merge_hand_values():
-    a, b = _maps(), _maps()
+    a, b = zero_maps(), zero_maps()
     a["hps"][0, 2, 3, 4] = 1.0  # joint 1 (left eye) dx at (x=4, y=3) in the plain pass
     # In the mirrored pass the same eye is joint 2 (right eye) at x = 15 - 4 = 11, dx negated.
     b["hps"][0, 4, 3, 11] = -3.0
