@@ -50,9 +50,8 @@ def add_model_arguments(
 
 def check_model_arguments(args: argparse.Namespace) -> None:
     """Exactly one of --model and --random-weights, where both are offered (cheap: call it early)."""
-    if getattr(args, "random_weights", None) is not None and (args.model is None) == (
-        not args.random_weights
-    ):
+    offered = getattr(args, "random_weights", None) is not None
+    if offered and (args.model is None) == (not args.random_weights):
         raise ValueError("give exactly one of --model PATH or --random-weights")
 
 
