@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
@@ -39,24 +40,34 @@ TORSO_JOINTS: tuple[int, ...] = tuple(
 )
 
 
+def _setting(default: float | int, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass(frozen=True)
 class DepthLiftConfig:
-    """How 2D keypoints are lifted to 3D. Each field is the ROS parameter `depth_<field>`.
+    """How 2D keypoints are lifted to 3D. Each field is the ROS parameter `depth_<field>`; its
+    one-line description is the field's `metadata["help"]` (`describe()`)."""
 
-    window: side of the square of depth pixels whose valid median is a keypoint's depth (odd).
-    min_range, max_range: metres; depth outside [min_range, max_range] is invalid.
-    body_gate: metres; a keypoint further than this from the person's reference depth is invalid.
-    keypoint_threshold: 2D keypoints scoring below this are not lifted (score 0 = regressed guess).
-    center_region: fraction of the box's width and height sampled around the box centre when the
-    torso gives no depth.
-    """
+    window: int = _setting(
+        5, "side of the square of depth pixels whose valid median is a keypoint's depth (odd)"
+    )
+    min_range: float = _setting(0.1, "metres; depth below this is invalid")
+    max_range: float = _setting(10.0, "metres; depth above this is invalid")
+    body_gate: float = _setting(
+        0.7, "metres; a keypoint further than this from the person's reference depth is invalid"
+    )
+    keypoint_threshold: float = _setting(
+        0.1, "2D keypoints scoring below this are not lifted (score 0 = regressed guess)"
+    )
+    center_region: float = _setting(
+        0.2, "fraction of the box's width and height sampled around its centre when the torso gives no depth"
+    )
 
-    window: int = 5
-    min_range: float = 0.1
-    max_range: float = 10.0
-    body_gate: float = 0.7
-    keypoint_threshold: float = 0.1
-    center_region: float = 0.2
+    @classmethod
+    def describe(cls) -> dict[str, str]:
+        """Field name -> one-line description (for ROS parameter descriptors)."""
+        return {f.name: f.metadata["help"] for f in fields(cls)}
 
     def __post_init__(self) -> None:
         integer = isinstance(self.window, (int, np.integer)) and not isinstance(self.window, bool)
