@@ -10,7 +10,8 @@ what each transition does (the frame pipeline itself is pipeline.py, shared with
   node stays unconfigured and a later configure (e.g. after `ros2 param set model_path`) may succeed.
 - activate: enable the publishers, subscribe to the image topic(s).
 - deactivate: unsubscribe, drop the waiting frame, let the frame in flight finish and publish,
-  then gate the publishers.
+  then gate the publishers. The tracker forgets its tracks (a resumed stream starts new ones;
+  ids are never reused) and the depth pairing its buffered frames and camera_info.
 - cleanup: stop the worker, destroy the publishers, release the model (CUDA cache and freed heap
   pages go back to the system).
 - shutdown (from any state): as deactivate + cleanup; the node is then finalized.
@@ -77,10 +78,10 @@ class LifecyclePoseNode(LifecycleNode):
         try:
             params = read_parameters(self)
             predictor, backend_name = load_predictor(params)
+            self.pipeline = PosePipeline(self, params, predictor, backend_name, lifecycle_publishers=True)
         except (ParameterError, ModelLoadError) as exc:
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
-        self.pipeline = PosePipeline(self, params, predictor, backend_name, lifecycle_publishers=True)
         self.get_logger().info(f"configured (inactive): {self.pipeline.describe()}")
         return TransitionCallbackReturn.SUCCESS
 

@@ -18,6 +18,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from centerpose_core.constants import NUM_KEYPOINTS, SKELETON
 from centerpose_core.types import Person
+from centerpose_core.viz import id_colour
 
 # Markers draw the 2D skeleton on the z = 0 plane of the image's frame with the optical-frame
 # axes (x right, y down): 1 pixel = MARKER_PIXEL_SIZE metres, so a 640x480 image spans 6.4 x 4.8 m.
@@ -29,7 +30,8 @@ _BONE_COLOR = ColorRGBA(r=0.0, g=0.8, b=1.0, a=1.0)
 
 
 def persons_to_msg(persons: Sequence[Person], header: Any) -> PersonPoseArray:
-    """One PersonPoseArray: header copied from the source image, persons in the given (score) order."""
+    """One PersonPoseArray: header copied from the source image, persons in the given (score) order,
+    each with its track id (`Person.id`: -1 when untracked or not yet confirmed)."""
     out = PersonPoseArray()
     out.header = header
     out.persons = [_person_to_msg(person) for person in persons]
@@ -38,7 +40,7 @@ def persons_to_msg(persons: Sequence[Person], header: Any) -> PersonPoseArray:
 
 def _person_to_msg(person: Person) -> PersonPose:
     msg = PersonPose()
-    msg.id = -1
+    msg.id = int(person.id)
     msg.score = float(person.score)
     msg.x_min, msg.y_min, msg.x_max, msg.y_max = (float(v) for v in person.bbox)
     kps = np.asarray(person.keypoints, dtype=np.float32)
@@ -66,12 +68,17 @@ def msg_to_dict(msg: PersonPoseArray) -> dict[str, Any]:
 
 
 def persons_to_markers(
-    persons: Sequence[Person], header: Any, keypoint_threshold: float, lifetime_s: float = MARKER_LIFETIME_S
+    persons: Sequence[Person],
+    header: Any,
+    keypoint_threshold: float,
+    lifetime_s: float = MARKER_LIFETIME_S,
+    colour_by_id: bool = False,
 ) -> MarkerArray:
     """Joints (SPHERE_LIST) and bones (LINE_LIST) per person, in the image's frame.
 
     The array starts with a DELETEALL so skeletons of persons who left disappear at once; the
-    lifetime removes everything when frames stop arriving.
+    lifetime removes everything when frames stop arriving. `colour_by_id` draws each person in
+    its track id's colour (as the annotated image; grey without an id).
     """
     clear = Marker()
     clear.header = header
@@ -82,14 +89,21 @@ def persons_to_markers(
         kps = np.asarray(person.keypoints, dtype=np.float64)
         visible = kps[:, 2] > keypoint_threshold
         points = [_point(kps[j]) for j in range(NUM_KEYPOINTS)]
-        joints = _marker(header, JOINT_NS, index, Marker.SPHERE_LIST, lifetime, 6.0, _JOINT_COLOR)
+        joint_colour, bone_colour = (id_rgba(person.id),) * 2 if colour_by_id else (_JOINT_COLOR, _BONE_COLOR)
+        joints = _marker(header, JOINT_NS, index, Marker.SPHERE_LIST, lifetime, 6.0, joint_colour)
         joints.points = [points[j] for j in np.flatnonzero(visible)]
-        bones = _marker(header, SKELETON_NS, index, Marker.LINE_LIST, lifetime, 2.0, _BONE_COLOR)
+        bones = _marker(header, SKELETON_NS, index, Marker.LINE_LIST, lifetime, 2.0, bone_colour)
         bones.points = [points[j] for a, b in SKELETON if visible[a] and visible[b] for j in (a, b)]
         markers.extend([joints, bones])
     out = MarkerArray()
     out.markers = markers
     return out
+
+
+def id_rgba(track_id: int) -> ColorRGBA:
+    """The track id's colour (`centerpose_core.viz.id_colour`, BGR 0-255) as an opaque ColorRGBA."""
+    b, g, r = id_colour(int(track_id))
+    return ColorRGBA(r=r / 255.0, g=g / 255.0, b=b / 255.0, a=1.0)
 
 
 def _point(keypoint: np.ndarray) -> Point:

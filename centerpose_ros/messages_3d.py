@@ -21,6 +21,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from centerpose_core.constants import NUM_KEYPOINTS, SKELETON
 from centerpose_core.geometry import Person3D
+from centerpose_ros.messages import id_rgba
 
 MARKER_LIFETIME_S = 0.5  # old skeletons vanish when no newer frame replaces them
 JOINT_NS, SKELETON_NS, POSITION_NS = "centerpose3d/joints", "centerpose3d/skeleton", "centerpose3d/position"
@@ -75,6 +76,7 @@ def persons3d_to_markers(
     header: Any,
     lifetime_s: float = MARKER_LIFETIME_S,
     clear_first: bool = True,
+    colour_by_id: bool = False,
 ) -> MarkerArray:
     """Per person: joints (SPHERE_LIST), skeleton (LINE_LIST, bones whose two ends are valid) and
     the position (SPHERE, when known), in metres in the header's frame (the depth optical frame).
@@ -82,6 +84,7 @@ def persons3d_to_markers(
     Marker ids are the person's index, per namespace. With `clear_first` the array starts with a
     DELETEALL so persons who left vanish at once; pass False when these markers share a topic with
     other markers that must survive (DELETEALL clears every namespace on the topic).
+    `colour_by_id` draws each person in its track id's colour (as the 2D outputs; grey without an id).
     """
     markers = []
     if clear_first:
@@ -95,14 +98,15 @@ def persons3d_to_markers(
         valid = (keypoints[:, 3] > 0) & np.all(np.isfinite(keypoints[:, :3]), axis=1)
         xyz = keypoints[:, :3].tolist()
         points = {j: Point(x=xyz[j][0], y=xyz[j][1], z=xyz[j][2]) for j in np.flatnonzero(valid).tolist()}
-        joints = _marker(header, JOINT_NS, index, lifetime)
+        colour = id_rgba(person.id) if colour_by_id else None
+        joints = _marker(header, JOINT_NS, index, lifetime, colour)
         joints.points = list(points.values())
-        bones = _marker(header, SKELETON_NS, index, lifetime)
+        bones = _marker(header, SKELETON_NS, index, lifetime, colour)
         bones.points = [points[j] for a, b in SKELETON if valid[a] and valid[b] for j in (a, b)]
         markers.extend([joints, bones])
         position = [float(v) for v in person.position]
         if all(math.isfinite(v) for v in position):
-            sphere = _marker(header, POSITION_NS, index, lifetime)
+            sphere = _marker(header, POSITION_NS, index, lifetime, colour)
             sphere.pose.position = Point(x=position[0], y=position[1], z=position[2])
             markers.append(sphere)
     out = MarkerArray()
@@ -110,8 +114,10 @@ def persons3d_to_markers(
     return out
 
 
-def _marker(header: Any, ns: str, index: int, lifetime: Duration) -> Marker:
+def _marker(header: Any, ns: str, index: int, lifetime: Duration, colour: ColorRGBA | None = None) -> Marker:
     kind, size_m, color = _STYLES[ns]
+    if colour is not None:
+        color = ColorRGBA(r=colour.r, g=colour.g, b=colour.b, a=color.a)
     marker = Marker()
     marker.header = header
     marker.ns = ns

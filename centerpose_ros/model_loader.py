@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from centerpose_core.devices import resolve_device
 from centerpose_core.runtime import Predictor
 from centerpose_ros.params import NodeParameters
 
@@ -21,14 +22,6 @@ WARMUP_IMAGE = np.zeros((64, 64, 3), np.uint8)
 
 class ModelLoadError(RuntimeError):
     """The model file named by model_path cannot be used (missing, corrupt, wrong backend)."""
-
-
-def resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda:0" if torch.cuda.is_available() else "cpu"
 
 
 def load_predictor(params: NodeParameters) -> tuple[Predictor, str]:

@@ -5,17 +5,29 @@ declared with dynamic typing and validated here, because rclpy otherwise rejects
 `-p score_threshold:=0` (an integer for a float parameter) and kills the node at start-up.
 Structural parameters (model, backend, QoS, topics; `read_only` below) are read-only in the plain
 node; the lifecycle node accepts them while unconfigured and applies them at the next `configure`.
-Thresholds, `max_persons` and the publish switches may be changed at run time with `ros2 param set`.
+Thresholds, `max_persons`, the publish switches and the tracking / depth settings may be changed
+at run time with `ros2 param set`; a change applies from the next frame.
+
+The tracker's and the depth lifting's settings are not retyped here: their parameters are generated
+from the core's config dataclasses (`tracking_<field>` from TrackerConfig, `depth_<field>` from
+DepthLiftConfig), with the defaults and one-line descriptions those dataclasses declare, and are
+validated by building the dataclass (so cross-field rules such as low <= high score threshold hold).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+import re
+from dataclasses import dataclass, fields
 from typing import Any
 
+from centerpose_core.geometry import DepthLiftConfig
 from centerpose_core.model_formats import BACKEND_NAMES as BACKENDS
+from centerpose_core.tracking import TrackerConfig
 
 RELIABILITIES = ("reliable", "best_effort")
+DEPTH_SYNC_CHOICES = ("auto", "message_filters", "builtin")
+TRACKING_PREFIX, DEPTH_PREFIX = "tracking_", "depth_"
+MAX_SYNC_TOLERANCE_S = 1.0
 
 
 class ParameterError(ValueError):
@@ -33,7 +45,7 @@ class ParamSpec:
     max_value: float | None = None
 
 
-PARAM_SPECS: tuple[ParamSpec, ...] = (
+_NODE_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("model_path", "", "Model file: a checkpoint (.pth), an ONNX file or a TensorRT engine.", True),
     ParamSpec("backend", "auto", "Inference backend: auto, tensorrt, onnxruntime or torch.", True, BACKENDS),
     ParamSpec(
@@ -99,12 +111,70 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec("publish_markers", True, "Publish /pose/markers (RViz MarkerArray in the image frame).", False),
 )
+_TRACKING_SWITCH = (
+    ParamSpec(
+        "tracking",
+        True,
+        "Give persons track ids across frames (PersonPose.id >= 1; -1 until a track is confirmed). "
+        "Runs after score_threshold on every processed frame; turning it off or on starts afresh.",
+        False,
+    ),
+)
+_DEPTH_SWITCHES = (
+    ParamSpec(
+        "use_depth",
+        False,
+        "Also subscribe to `depth/image` (aligned 16UC1 mm / 32FC1 m) and `depth/camera_info` "
+        "and publish /pose/detections_3d and /pose/markers_3d.",
+        True,
+    ),
+    ParamSpec(
+        "depth_sync",
+        "auto",
+        "How colour and depth frames are paired (nearest stamp either way): message_filters "
+        "(its Cache), builtin (a small nearest-stamp buffer) or auto (message_filters when importable).",
+        True,
+        DEPTH_SYNC_CHOICES,
+    ),
+    ParamSpec(
+        "depth_sync_tolerance",
+        0.05,
+        "Seconds: a colour frame is paired with the depth frame of nearest stamp when they differ "
+        "by at most this; otherwise it gets 2D output only (counted as depth_unpaired).",
+        False,
+        min_value=0.0,
+        max_value=MAX_SYNC_TOLERANCE_S,
+    ),
+)
+
+
+def _config_specs(config_type: type, prefix: str) -> tuple[ParamSpec, ...]:
+    """One run-time parameter per field of a core config dataclass: its default and description."""
+    descriptions = config_type.describe()
+    return tuple(
+        ParamSpec(prefix + f.name, f.default, descriptions[f.name], False) for f in fields(config_type)
+    )
+
+
+TRACKING_SPECS = _config_specs(TrackerConfig, TRACKING_PREFIX)
+DEPTH_LIFT_SPECS = _config_specs(DepthLiftConfig, DEPTH_PREFIX)
+PARAM_SPECS = _NODE_SPECS + _TRACKING_SWITCH + TRACKING_SPECS + _DEPTH_SWITCHES + DEPTH_LIFT_SPECS
 SPECS_BY_NAME = {spec.name: spec for spec in PARAM_SPECS}
+# parameter name -> (config dataclass, field name), for the generated parameters
+_CONFIG_FIELDS: dict[str, tuple[type, str]] = {
+    **{spec.name: (TrackerConfig, spec.name[len(TRACKING_PREFIX) :]) for spec in TRACKING_SPECS},
+    **{spec.name: (DepthLiftConfig, spec.name[len(DEPTH_PREFIX) :]) for spec in DEPTH_LIFT_SPECS},
+}
 
 
 @dataclass(frozen=True)
 class NodeParameters:
-    """Validated values of every parameter in PARAM_SPECS (field names = parameter names)."""
+    """Validated values of every parameter in PARAM_SPECS.
+
+    Field names are the parameter names, except for the generated `tracking_<field>` and
+    `depth_<field>` parameters, which live in `tracker_config` and `depth_config` (the core's own
+    config objects, ready for PoseTracker and lift_persons). `as_values()` gives them all flat.
+    """
 
     model_path: str
     backend: str
@@ -118,14 +188,51 @@ class NodeParameters:
     use_compressed: bool
     publish_annotated: bool
     publish_markers: bool
+    tracking: bool
+    use_depth: bool
+    depth_sync: str
+    depth_sync_tolerance: float
+    tracker_config: TrackerConfig
+    depth_config: DepthLiftConfig
 
     @classmethod
     def defaults(cls) -> NodeParameters:
-        return cls(**{spec.name: spec.default for spec in PARAM_SPECS})
+        """The declared defaults (model_path empty: not runnable until set)."""
+        return _build({spec.name: spec.default for spec in PARAM_SPECS})
+
+    def as_values(self) -> dict[str, Any]:
+        """Parameter name -> value for every parameter in PARAM_SPECS."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name in SPECS_BY_NAME}
+        for name, (config_type, field_name) in _CONFIG_FIELDS.items():
+            config = self.tracker_config if config_type is TrackerConfig else self.depth_config
+            values[name] = getattr(config, field_name)
+        return values
 
     def updated(self, values: dict[str, Any]) -> NodeParameters:
         """A copy with `values` (raw parameter values) validated and applied."""
-        return replace(self, **{name: coerce(name, value) for name, value in values.items()})
+        checked = {name: coerce(name, value) for name, value in values.items()}
+        return _build({**self.as_values(), **checked})
+
+
+def _build(values: dict[str, Any]) -> NodeParameters:
+    """NodeParameters from already coerced values of every parameter (builds the core configs)."""
+    plain = {f.name: values[f.name] for f in fields(NodeParameters) if f.name in SPECS_BY_NAME}
+    return NodeParameters(
+        **plain,
+        tracker_config=_config(TrackerConfig, TRACKING_PREFIX, values),
+        depth_config=_config(DepthLiftConfig, DEPTH_PREFIX, values),
+    )
+
+
+def _config(config_type: type, prefix: str, values: dict[str, Any]) -> Any:
+    """Build a core config from its prefixed parameters; its own checks name the bad parameter(s)."""
+    settings = {f.name: values[prefix + f.name] for f in fields(config_type)}
+    try:
+        return config_type(**settings)
+    except ValueError as exc:
+        named = [prefix + name for name in settings if re.search(rf"\b{name}\b", str(exc))]
+        listed = ", ".join(repr(name) for name in named) or f"{prefix}*"
+        raise ParameterError(f"parameter{'s' if len(named) > 1 else ''} {listed}: {exc}") from None
 
 
 def coerce(name: str, value: Any) -> Any:
@@ -169,10 +276,10 @@ def coerce(name: str, value: Any) -> Any:
 
 def from_values(values: dict[str, Any]) -> NodeParameters:
     """Build NodeParameters from raw values of every declared parameter (validating each)."""
-    missing = [f.name for f in fields(NodeParameters) if f.name not in values]
+    missing = [spec.name for spec in PARAM_SPECS if spec.name not in values]
     if missing:
         raise ParameterError(f"missing parameters: {', '.join(missing)}")
-    params = NodeParameters(**{f.name: coerce(f.name, values[f.name]) for f in fields(NodeParameters)})
+    params = _build({spec.name: coerce(spec.name, values[spec.name]) for spec in PARAM_SPECS})
     if not params.model_path:
         raise ParameterError(
             "parameter 'model_path' is empty: set it to a checkpoint (.pth), ONNX file or TensorRT engine "

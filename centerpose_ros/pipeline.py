@@ -2,7 +2,9 @@
 
 Threading: subscription callbacks only put the newest frame into a one-slot mailbox; one worker
 thread converts it, runs the Predictor, then hands the result to an ordered list of steps
-(`FrameStep`: publish detections, markers, the annotated image; later ones may track or add depth).
+(`FrameStep`): tracking (ids), /pose/detections, markers, the annotated image, and with `use_depth`
+the 3D step last (so it never delays the 2D outputs). Each step's time is measured per frame
+(/diagnostics `step_<name>_p50_ms`, and the debug log line per frame).
 The executor therefore never blocks on inference, older frames are dropped (and counted), and
 every output carries the processed frame's header. Topics and QoS: see DESIGN.md and qos.py.
 
@@ -16,11 +18,10 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import rclpy
 from centerpose_msgs.msg import PersonPoseArray
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -31,9 +32,10 @@ from sensor_msgs.msg import CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
 from centerpose_core.runtime import Predictor
-from centerpose_core.types import Person
 from centerpose_core.viz import draw_persons
 from centerpose_ros import qos
+from centerpose_ros.depth_step import DETECTIONS_3D_TOPIC, DepthStep, load_message_filters
+from centerpose_ros.frame_step import Frame, FrameStep, ProcessedFrame
 from centerpose_ros.image_conversion import (
     ImageConversionError,
     bgr_to_image_msg,
@@ -44,6 +46,9 @@ from centerpose_ros.latest_frame import LatestFrameSlot
 from centerpose_ros.messages import persons_to_markers, persons_to_msg
 from centerpose_ros.params import NodeParameters
 from centerpose_ros.stats import NodeStats
+from centerpose_ros.tracking_step import TrackingStep
+
+__all__ = ["Frame", "FrameStep", "PosePipeline", "ProcessedFrame"]
 
 NODE_NAME = "centerpose"
 IMAGE_TOPIC, COMPRESSED_TOPIC = "image", "image/compressed"
@@ -59,75 +64,19 @@ WARN_PERIOD_S = 5.0  # the same bad-input warning at most this often
 NO_INPUT_WARN_S = 5.0
 
 
-@dataclass
-class Frame:
-    """A received image message, as it waits in the mailbox."""
-
-    msg: Any
-    compressed: bool
-    received: float  # time.monotonic() when the callback got it
-
-
-@dataclass
-class ProcessedFrame:
-    """One frame after inference, handed to every step in order.
-
-    A step may replace `persons` (e.g. a tracker returning persons with ids) or leave results in
-    `extras` for the steps after it. `params` is the parameter snapshot this frame runs with.
-    """
-
-    header: Any  # std_msgs/Header of the source image
-    image: np.ndarray  # the source image, BGR uint8 (H, W, 3)
-    persons: list[Person]  # highest score first
-    params: NodeParameters
-    received: float  # time.monotonic() when the image arrived
-    inference_ms: float  # the Predictor's time for this frame
-    extras: dict[str, Any] = field(default_factory=dict)
-
-
-class FrameStep:
-    """One per-frame job after inference (base class: override `process`, and the hooks you need).
-
-    Steps run on the worker thread in list order; an exception skips the rest of this frame's steps
-    with a throttled warning (the node keeps running). A step that needs its own inputs (a depth
-    image, camera info) subscribes in `start_input` and unsubscribes in `stop_input`; per-stream state
-    (e.g. tracks) is forgotten in `stop_input`. Outputs come from `PosePipeline.create_output`.
-    """
-
-    name = "step"
-
-    def process(self, frame: ProcessedFrame) -> None:
-        raise NotImplementedError
-
-    def start_input(self) -> None:
-        """Frames are about to flow (node started / activated)."""
-
-    def stop_input(self) -> None:
-        """Frames stopped and the frame in flight is done (deactivate, cleanup, shutdown)."""
-
-    def close(self) -> None:
-        """The pipeline closes: release what the step created (not its outputs: the pipeline does)."""
-
-
 class DetectionsOutput(FrameStep):
     """/pose/detections for every processed frame (also when empty); records latency statistics."""
 
     name = "detections"
 
-    def __init__(self, publisher: Any, stats: NodeStats, logger: Any) -> None:
-        self._publisher, self._stats, self._log = publisher, stats, logger
+    def __init__(self, publisher: Any, stats: NodeStats) -> None:
+        self._publisher, self._stats = publisher, stats
 
     def process(self, frame: ProcessedFrame) -> None:
-        header = frame.header
-        self._publisher.publish(persons_to_msg(frame.persons, header))
+        self._publisher.publish(persons_to_msg(frame.persons, frame.header))
         latency_ms = (time.monotonic() - frame.received) * 1e3
         self._stats.frame_processed(latency_ms, frame.inference_ms)
-        if self._log.is_enabled_for(LoggingSeverity.DEBUG):  # per-frame timings for benchmarks
-            self._log.debug(
-                f"frame {header.stamp.sec}.{header.stamp.nanosec:09d} '{header.frame_id}': "
-                f"inference {frame.inference_ms:.3f} ms, receive->publish {latency_ms:.3f} ms, "
-                f"{len(frame.persons)} persons"
-            )
+        frame.extras["latency_ms"] = latency_ms
 
 
 class MarkersOutput(FrameStep):
@@ -140,7 +89,10 @@ class MarkersOutput(FrameStep):
 
     def process(self, frame: ProcessedFrame) -> None:
         if frame.params.publish_markers and self._publisher.get_subscription_count() > 0:
-            markers = persons_to_markers(frame.persons, frame.header, frame.params.keypoint_threshold)
+            params = frame.params
+            markers = persons_to_markers(
+                frame.persons, frame.header, params.keypoint_threshold, colour_by_id=params.tracking
+            )
             self._publisher.publish(markers)
             self._stats.markers_published()
 
@@ -156,7 +108,12 @@ class AnnotatedOutput(FrameStep):
     def process(self, frame: ProcessedFrame) -> None:
         params = frame.params
         if params.publish_annotated and self._publisher.get_subscription_count() > 0:
-            drawn = draw_persons(frame.image, frame.persons, keypoint_threshold=params.keypoint_threshold)
+            drawn = draw_persons(
+                frame.image,
+                frame.persons,
+                keypoint_threshold=params.keypoint_threshold,
+                colour_by_id=params.tracking,
+            )
             self._publisher.publish(bgr_to_image_msg(drawn, frame.header))
             self._stats.annotated_published()
 
@@ -171,6 +128,9 @@ class PosePipeline:
         backend_name: "backend/device", for logs and diagnostics.
         lifecycle_publishers: create the outputs as lifecycle publishers (publish only while the
             node is active); /diagnostics stays a plain publisher so an inactive node reports too.
+
+    Raises ParameterError (before creating anything) when `depth_sync` asks for message_filters
+    and it cannot be imported.
     """
 
     def __init__(
@@ -182,6 +142,7 @@ class PosePipeline:
         *,
         lifecycle_publishers: bool = False,
     ) -> None:
+        message_filters = load_message_filters(params.depth_sync) if params.use_depth else None
         self.node = node
         self.params = params
         self.predictor: Predictor | None = predictor
@@ -200,14 +161,16 @@ class PosePipeline:
         self._last_log = time.monotonic()
 
         self.steps: list[FrameStep] = [
+            TrackingStep(self._log, self.warn_throttled),
             DetectionsOutput(
-                self.create_output(PersonPoseArray, DETECTIONS_TOPIC, qos.DETECTIONS_QOS),
-                self.stats,
-                self._log,
+                self.create_output(PersonPoseArray, DETECTIONS_TOPIC, qos.DETECTIONS_QOS), self.stats
             ),
             MarkersOutput(self.create_output(MarkerArray, MARKERS_TOPIC, qos.MARKERS_QOS), self.stats),
             AnnotatedOutput(self.create_output(Image, ANNOTATED_TOPIC, qos.ANNOTATED_QOS), self.stats),
         ]
+        self.depth = DepthStep(self, params, message_filters) if params.use_depth else None
+        if self.depth is not None:
+            self.steps.append(self.depth)
         self._diagnostics_pub = self._create_publisher(
             DiagnosticArray, DIAGNOSTICS_TOPIC, qos.DIAGNOSTICS_QOS, lifecycle=False
         )
@@ -266,13 +229,19 @@ class PosePipeline:
         return [s.topic_name for s in self._subscriptions]
 
     def describe(self) -> str:
-        """One line for the log: model, backend, size, input topics and QoS, output."""
+        """One line for the log: model, backend, size, input topics and QoS, outputs, options."""
+        params = self.params
         topics = ", ".join(f"'{topic}'" for topic in self.input_topics) or "no topic (input stopped)"
-        return (
-            f"{Path(self.params.model_path).name} on {self.backend_name} at {self.params.input_size}px; "
-            f"listening on {topics} (reliability {self.params.image_reliability},"
+        text = (
+            f"{Path(params.model_path).name} on {self.backend_name} at {params.input_size}px; "
+            f"listening on {topics} (reliability {params.image_reliability},"
             f" keep-last {qos.IMAGE_DEPTH}); publishing {DETECTIONS_TOPIC}"
+            f" (tracking {'on' if params.tracking else 'off'})"
         )
+        if self.depth is not None:
+            depth_topics = ", ".join(f"'{topic}'" for topic in self.depth.input_topics)
+            text += f"; 3D from {depth_topics} to {DETECTIONS_3D_TOPIC}, {self.depth.description}"
+        return text
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop input, finish the frame in flight, stop the worker, destroy the node's entities
@@ -304,19 +273,28 @@ class PosePipeline:
         self._publishers.append((holder["pub"], lifecycle))
         return holder["pub"]
 
-    def _subscribe(self, msg_type: Any, topic: str, compressed: bool) -> Any:
+    def watched_subscription(self, create: Callable[[SubscriptionEventCallbacks], Any], profile: Any) -> Any:
+        """A subscription made by `create(event_callbacks)` (which returns the rclpy Subscription),
+        with the incompatible-QoS warning for a camera input subscribed with `profile`. For steps
+        whose inputs follow `image_reliability` (e.g. the depth image)."""
         holder: dict[str, Any] = {}
         callbacks = SubscriptionEventCallbacks(
-            incompatible_qos=lambda event: self._on_subscription_incompatible(holder["sub"], event)
+            incompatible_qos=lambda event: self._on_subscription_incompatible(holder["sub"], profile, event)
         )
-        holder["sub"] = self.node.create_subscription(
-            msg_type,
-            topic,
-            lambda msg: self._on_frame(msg, compressed),
-            self._image_qos,
-            event_callbacks=callbacks,
-        )
+        holder["sub"] = create(callbacks)
         return holder["sub"]
+
+    def _subscribe(self, msg_type: Any, topic: str, compressed: bool) -> Any:
+        return self.watched_subscription(
+            lambda callbacks: self.node.create_subscription(
+                msg_type,
+                topic,
+                lambda msg: self._on_frame(msg, compressed),
+                self._image_qos,
+                event_callbacks=callbacks,
+            ),
+            self._image_qos,
+        )
 
     # --- executor-side callbacks (never block) ------------------------------------------------------
     def _on_frame(self, msg: Any, compressed: bool) -> None:
@@ -329,15 +307,17 @@ class PosePipeline:
                 return
             self._last_key = key
         self.stats.frame_received(now)
+        for step in self.steps:
+            step.frame_received(msg)
         if self._slot.put(Frame(msg, compressed, now)):
             self.stats.frame_dropped()
 
-    def _on_subscription_incompatible(self, subscription: Any, event: Any) -> None:
+    def _on_subscription_incompatible(self, subscription: Any, profile: Any, event: Any) -> None:
         topic = subscription.topic_name
         peers = [info.qos_profile for info in self.node.get_publishers_info_by_topic(topic)]
-        bad = [p for p in peers if qos_check_compatible(p, self._image_qos)[0] == QoSCompatibility.ERROR]
+        bad = [p for p in peers if qos_check_compatible(p, profile)[0] == QoSCompatibility.ERROR]
         text = qos.subscription_mismatch_message(
-            topic, self._image_qos, bad or peers, event.last_policy_kind, self.params.image_reliability
+            topic, profile, bad or peers, event.last_policy_kind, self.params.image_reliability
         )
         self._qos_problem = text
         self._log.warning(text)
@@ -354,6 +334,7 @@ class PosePipeline:
         snap = self.stats.snapshot()
         now = time.monotonic()
         level, message = DiagnosticStatus.OK, "processing"
+        step_problems = [problem for step in self.steps if (problem := step.problem())]
         if self._input_since is None:
             message = "inactive: not subscribed to images"
         elif self._qos_problem:
@@ -365,6 +346,8 @@ class PosePipeline:
                 DiagnosticStatus.WARN,
                 f"no images received on {topics} ({count} publisher(s) matched)",
             )
+        elif step_problems:
+            level, message = DiagnosticStatus.WARN, "; ".join(step_problems)
         status = DiagnosticStatus(
             level=level,
             name=f"{self.node.get_fully_qualified_name()}: pose estimation",
@@ -385,6 +368,11 @@ class PosePipeline:
             "annotated_images_published": str(snap.annotated),
             "marker_arrays_published": str(snap.markers),
         }
+        for name, (p50, p95) in snap.step_ms.items():
+            values[f"step_{name}_p50_ms"] = f"{p50:.3f}"
+            values[f"step_{name}_p95_ms"] = f"{p95:.3f}"
+        for step in self.steps:
+            values.update(step.diagnostics())
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         array = DiagnosticArray()
         array.header.stamp = self.node.get_clock().now().to_msg()
@@ -404,11 +392,11 @@ class PosePipeline:
                 self._process(frame)
             except ImageConversionError as exc:
                 self.stats.frame_rejected()
-                self._warn_throttled(f"skipped a bad frame (frame_id '{frame.msg.header.frame_id}'): {exc}")
+                self.warn_throttled(f"skipped a bad frame (frame_id '{frame.msg.header.frame_id}'): {exc}")
             except Exception as exc:  # keep serving frames; shutdown races end the loop quietly
                 if self._slot.closed or not rclpy.ok(context=self.node.context):
                     return
-                self._warn_throttled(f"frame failed: {type(exc).__name__}: {exc}")
+                self.warn_throttled(f"frame failed: {type(exc).__name__}: {exc}")
             finally:
                 self._slot.task_done()
 
@@ -423,10 +411,24 @@ class PosePipeline:
         if self._slot.closed:
             return
         result = ProcessedFrame(frame.msg.header, image, persons, params, frame.received, inference_ms)
+        step_ms = {}
         for step in self.steps:
+            start = time.perf_counter()
             step.process(result)
+            step_ms[step.name] = (time.perf_counter() - start) * 1e3
+            self.stats.step_timed(step.name, step_ms[step.name])
+        if self._log.is_enabled_for(LoggingSeverity.DEBUG):  # per-frame timings for benchmarks
+            header = result.header
+            steps = ", ".join(f"{name} {ms:.3f}" for name, ms in step_ms.items())
+            latency_ms = result.extras.get("latency_ms", math.nan)
+            self._log.debug(
+                f"frame {header.stamp.sec}.{header.stamp.nanosec:09d} '{header.frame_id}': "
+                f"inference {inference_ms:.3f} ms, receive->publish {latency_ms:.3f} ms, "
+                f"{len(result.persons)} persons; steps (ms): {steps}"
+            )
 
-    def _warn_throttled(self, text: str) -> None:
+    def warn_throttled(self, text: str) -> None:
+        """Log `text` as a warning at most every WARN_PERIOD_S, counting the repeats in between."""
         now = time.monotonic()
         last, suppressed = self._warned.get(text, (-math.inf, 0))
         if now - last < WARN_PERIOD_S:

@@ -30,6 +30,7 @@ class StatsSnapshot:
     inference_p95_ms: float
     annotated: int  # annotated images published (only while someone subscribes)
     markers: int  # marker arrays published
+    step_ms: dict[str, tuple[float, float]]  # per-frame step name -> (p50, p95) of its time, ms
 
     def log_line(self) -> str:
         return (
@@ -51,6 +52,8 @@ class NodeStats:
         self._latency = np.zeros(window, dtype=np.float64)
         self._inference = np.zeros(window, dtype=np.float64)
         self._samples = 0
+        self._window = window
+        self._steps: dict[str, deque[float]] = {}
 
     def frame_received(self, now: float | None = None) -> None:
         with self._lock:
@@ -82,6 +85,11 @@ class NodeStats:
             self._processed += 1
             self._process_times.append(time.monotonic() if now is None else now)
 
+    def step_timed(self, name: str, ms: float) -> None:
+        """One frame's time in the per-frame step `name` (the last `window` frames are kept)."""
+        with self._lock:
+            self._steps.setdefault(name, deque(maxlen=self._window)).append(ms)
+
     def snapshot(self, now: float | None = None) -> StatsSnapshot:
         now = time.monotonic() if now is None else now
         with self._lock:
@@ -94,6 +102,11 @@ class NodeStats:
                 inf50, inf95 = np.percentile(self._inference[:n], [50, 95])
             else:
                 lat50 = lat95 = inf50 = inf95 = float("nan")
+            step_ms = {
+                name: tuple(float(v) for v in np.percentile(np.fromiter(times, float), [50, 95]))
+                for name, times in self._steps.items()
+                if times
+            }
             return StatsSnapshot(
                 received=self._received,
                 processed=self._processed,
@@ -107,4 +120,5 @@ class NodeStats:
                 inference_p95_ms=float(inf95),
                 annotated=self._annotated,
                 markers=self._markers,
+                step_ms=step_ms,
             )

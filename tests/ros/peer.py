@@ -1,16 +1,20 @@
 """Stand-alone ROS 2 peer processes for the node tests and benchmarks (real rclpy, real DDS).
 
     peer.py publish PLAN.pkl [--reliability R] [--rate HZ | --lockstep] [--times OUT.jsonl] ...
-    peer.py record OUT.jsonl [--topics detections,markers,diagnostics,annotated] [--qos-durability D]
+    peer.py record OUT.jsonl [--topics detections,markers,diagnostics,annotated,detections_3d,markers_3d]
+        [--qos-durability D]
     peer.py set-param NODE NAME=VALUE ...
     peer.py lifecycle NODE      (then one command per stdin line: a transition label or `get`)
 
-`publish` sends the frames of a plan (a pickled list of dicts, see `make_message`) to `image` /
-`image/compressed`; it waits until the node's subscription has matched (the node subscribes only
-once its model is loaded). `--lockstep` waits for each good frame's /pose/detections before
-sending the next, so no frame is dropped by design. `record` writes one JSON line per message
-received (with the wall-clock receive time) and flushes it, so a test can read it while it runs.
-`publish` ends by printing `SUBSCRIBERS raw=N compressed=M`: the image subscriptions matched then.
+`publish` sends the messages of a plan (a pickled list of dicts, see `make_message`) to `image` /
+`image/compressed`, and depth images / camera infos to `depth/image` / `depth/camera_info`; it
+waits until the node's subscriptions have matched (the node subscribes only once its model is
+loaded). `--lockstep` waits for each colour frame's /pose/detections before sending the next
+entry (unless the entry says `expect_answer: False`), so no frame is dropped by design; an entry's
+`sleep_after` (seconds) pauses after it. `--rate` paces the colour frames only. `record` writes one
+JSON line per message received (with the wall-clock receive time) and flushes it, so a test can
+read it while it runs.
+`publish` ends by printing `SUBSCRIBERS raw=N compressed=M depth=D`: the subscriptions matched then.
 `lifecycle` calls NODE/change_state (by transition label, as `ros2 lifecycle set`) and
 NODE/get_state, printing `RESULT <n> <command> ok|FAILED <state label>` per command.
 """
@@ -29,17 +33,20 @@ import time
 from typing import Any
 
 import rclpy
-from centerpose_msgs.msg import PersonPoseArray
+from centerpose_msgs.msg import PersonPose3DArray, PersonPoseArray
 from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
 from centerpose_ros.messages import msg_to_dict
+from centerpose_ros.messages_3d import msg3d_to_dict
+
+COLOUR_TYPES = ("raw", "compressed")
 
 
 def _qos(reliability: str, depth: int, durability: str = "volatile") -> QoSProfile:
@@ -56,14 +63,22 @@ def _qos(reliability: str, depth: int, durability: str = "volatile") -> QoSProfi
 
 
 def make_message(entry: dict[str, Any], stamp_now: bool) -> Any:
-    """A plan entry -> Image or CompressedImage. `data` is bytes; copied once via array.frombytes."""
-    msg = CompressedImage() if entry["type"] == "compressed" else Image()
+    """A plan entry -> Image ("raw", "depth"), CompressedImage or CameraInfo ("camera_info": `k`,
+    `width`, `height`). `data` is bytes; copied once via array.frombytes."""
+    kind = entry["type"]
+    msg = {"compressed": CompressedImage, "camera_info": CameraInfo}.get(kind, Image)()
     if stamp_now or "stamp" not in entry:
         now = time.time()
         msg.header.stamp.sec, msg.header.stamp.nanosec = int(now), int((now % 1.0) * 1e9)
     else:
         msg.header.stamp.sec, msg.header.stamp.nanosec = entry["stamp"]
     msg.header.frame_id = entry["frame_id"]
+    if kind == "camera_info":
+        msg.width, msg.height = entry["width"], entry["height"]
+        msg.k = [float(v) for v in entry["k"]]
+        msg.distortion_model = "plumb_bob"
+        msg.d = [0.0] * 5
+        return msg
     data = array.array("B")
     data.frombytes(entry["data"])
     if entry["type"] == "compressed":
@@ -81,8 +96,12 @@ def publish(args: argparse.Namespace) -> int:
         plan: list[dict[str, Any]] = pickle.load(f)
     node = Node("test_camera")
     profile = _qos(args.reliability, args.depth)
-    raw_pub = node.create_publisher(Image, args.topic, profile)
-    compressed_pub = node.create_publisher(CompressedImage, args.topic + "/compressed", profile)
+    publishers = {
+        "raw": node.create_publisher(Image, args.topic, profile),
+        "compressed": node.create_publisher(CompressedImage, args.topic + "/compressed", profile),
+        "depth": node.create_publisher(Image, args.depth_topic, profile),
+        "camera_info": node.create_publisher(CameraInfo, args.info_topic, profile),
+    }
     answered: set[tuple[int, int, str]] = set()
     lock = threading.Lock()
 
@@ -103,7 +122,7 @@ def publish(args: argparse.Namespace) -> int:
     spinner = threading.Thread(target=spin, daemon=True)
     spinner.start()
     try:
-        return _publish_plan(args, plan, node, raw_pub, compressed_pub, answered, lock)
+        return _publish_plan(args, plan, publishers, answered, lock)
     finally:
         done.set()
         spinner.join()
@@ -111,11 +130,9 @@ def publish(args: argparse.Namespace) -> int:
         node.destroy_node()
 
 
-def _publish_plan(args, plan, node, raw_pub, compressed_pub, answered, lock) -> int:
-
+def _publish_plan(args, plan, publishers, answered, lock) -> int:
     if args.wait_match:
-        kinds = {entry["type"] for entry in plan}
-        pubs = [compressed_pub if kind == "compressed" else raw_pub for kind in kinds]
+        pubs = [publishers[kind] for kind in {entry["type"] for entry in plan}]
         deadline = time.monotonic() + args.timeout
         while any(p.get_subscription_count() == 0 for p in pubs):
             if time.monotonic() > deadline:
@@ -126,19 +143,24 @@ def _publish_plan(args, plan, node, raw_pub, compressed_pub, answered, lock) -> 
     times = open(args.times, "w") if args.times else None  # noqa: SIM115 - closed below
     period = 1.0 / args.rate if args.rate else 0.0
     start = time.monotonic()
+    colour_frames = 0
     for i, entry in enumerate(plan):
-        if period:
-            delay = start + i * period - time.monotonic()
+        colour = entry["type"] in COLOUR_TYPES
+        if period and colour:
+            delay = start + colour_frames * period - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+        colour_frames += colour
         msg = make_message(entry, stamp_now=args.stamp_now)
         t_pub = time.time()
-        (compressed_pub if entry["type"] == "compressed" else raw_pub).publish(msg)
+        publishers[entry["type"]].publish(msg)
         key = (msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id)
-        if times:
+        if times and colour:
             times.write(json.dumps({"stamp": list(key[:2]), "frame_id": key[2], "t_pub": t_pub}) + "\n")
             times.flush()
-        if args.lockstep:
+        if "sleep_after" in entry:
+            time.sleep(entry["sleep_after"])
+        elif args.lockstep and colour:
             if entry.get("expect_answer", True):
                 deadline = time.monotonic() + args.timeout
                 while True:
@@ -158,8 +180,9 @@ def _publish_plan(args, plan, node, raw_pub, compressed_pub, answered, lock) -> 
     if times:
         times.close()
     print(
-        f"SUBSCRIBERS raw={raw_pub.get_subscription_count()} "
-        f"compressed={compressed_pub.get_subscription_count()}",
+        f"SUBSCRIBERS raw={publishers['raw'].get_subscription_count()} "
+        f"compressed={publishers['compressed'].get_subscription_count()} "
+        f"depth={publishers['depth'].get_subscription_count()}",
         flush=True,
     )
     return 0
@@ -179,9 +202,9 @@ def record(args: argparse.Namespace) -> int:
     def header(msg: Any) -> dict[str, Any]:
         return {"stamp": [msg.header.stamp.sec, msg.header.stamp.nanosec], "frame_id": msg.header.frame_id}
 
-    def on_markers(msg: MarkerArray) -> None:
+    def on_markers(msg: MarkerArray, topic: str = "markers") -> None:
         write(
-            "markers",
+            topic,
             {
                 "markers": [
                     {
@@ -192,6 +215,7 @@ def record(args: argparse.Namespace) -> int:
                         "frame_id": m.header.frame_id,
                         "stamp": [m.header.stamp.sec, m.header.stamp.nanosec],
                         "n_points": len(m.points),
+                        "color": [m.color.r, m.color.g, m.color.b, m.color.a],
                         "lifetime": m.lifetime.sec + m.lifetime.nanosec * 1e-9,
                     }
                     for m in msg.markers
@@ -239,6 +263,21 @@ def record(args: argparse.Namespace) -> int:
     if "diagnostics" in topics:
         subs.append(
             node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, _qos("reliable", 50))
+        )
+    if "detections_3d" in topics:
+        subs.append(
+            node.create_subscription(
+                PersonPose3DArray,
+                "/pose/detections_3d",
+                lambda m: write("detections_3d", msg3d_to_dict(m)),
+                _qos("reliable", 50),
+            )
+        )
+    if "markers_3d" in topics:
+        subs.append(
+            node.create_subscription(
+                MarkerArray, "/pose/markers_3d", lambda m: on_markers(m, "markers_3d"), _qos("reliable", 50)
+            )
         )
     if "annotated" in topics:
         subs.append(
@@ -333,6 +372,8 @@ def main() -> int:
     p = sub.add_parser("publish")
     p.add_argument("plan")
     p.add_argument("--topic", default="image")
+    p.add_argument("--depth-topic", default="depth/image")
+    p.add_argument("--info-topic", default="depth/camera_info")
     p.add_argument("--reliability", default="reliable", choices=("reliable", "best_effort"))
     p.add_argument("--depth", type=int, default=5)
     p.add_argument("--rate", type=float, default=0.0, help="frames per second (0: as fast as possible)")

@@ -262,9 +262,17 @@ def assert_matches_predictor(
         f"{record['frame_id']}: {len(actual)} persons, Predictor gives {len(expected)}"
     )
     assert_same_persons(expected, actual, clear, min_ranked=len(expected))
-    assert all(p["id"] == -1 for p in persons), "untracked persons carry id -1"
+    assert_valid_ids(record)
     scores = [p["score"] for p in persons]
     assert scores == sorted(scores, reverse=True), "persons must come highest score first"
+
+
+def assert_valid_ids(record: dict[str, Any]) -> None:
+    """Track ids in one message: -1 (no confirmed track) or >= 1, and no id twice."""
+    ids = [p["id"] for p in record["persons"]]
+    tracked = [i for i in ids if i != -1]
+    assert all(i >= 1 for i in tracked), f"{record['frame_id']}: ids {ids}"
+    assert len(set(tracked)) == len(tracked), f"{record['frame_id']}: an id twice in {ids}"
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -323,4 +331,33 @@ def raw_entry(
         step=step,
         data=rows.tobytes(),
         **extra,
+    )
+
+
+def depth_entry(values: np.ndarray, frame_id: str, stamp: tuple[int, int], **extra: Any) -> dict[str, Any]:
+    """A plan entry for a depth sensor_msgs/Image: uint16 values -> 16UC1 (millimetres), float32 ->
+    32FC1 (metres), little-endian, unpadded; `extra` overrides fields (e.g. a bad encoding)."""
+    encoding = {np.dtype(np.uint16): "16UC1", np.dtype(np.float32): "32FC1"}[values.dtype]
+    little = values.astype(values.dtype.newbyteorder("<"))
+    height, width = values.shape
+    entry = dict(
+        type="depth",
+        frame_id=frame_id,
+        stamp=stamp,
+        height=height,
+        width=width,
+        encoding=encoding,
+        step=width * values.dtype.itemsize,
+        data=little.tobytes(),
+    )
+    entry.update(extra)
+    return entry
+
+
+def camera_info_entry(
+    k: list[float], width: int, height: int, frame_id: str, stamp: tuple[int, int], **extra: Any
+) -> dict[str, Any]:
+    """A plan entry for a sensor_msgs/CameraInfo with row-major K (distortion: none)."""
+    return dict(
+        type="camera_info", k=list(k), width=width, height=height, frame_id=frame_id, stamp=stamp, **extra
     )

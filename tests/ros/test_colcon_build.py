@@ -46,6 +46,7 @@ ROSDEP_KEYS = {
     "yaml": "python3-yaml",
     "tqdm": "python3-tqdm",
     "scipy": "python3-scipy",
+    "message_filters": "message_filters",  # a ROS package, but not in the PyPI wheels' index here
 }
 # Imports that stay undeclared on purpose: optional backends and training-only tools.
 OPTIONAL_IMPORTS = {

@@ -16,7 +16,17 @@ from centerpose_ros.params import PARAM_SPECS
 
 REPO = Path(__file__).resolve().parents[2]
 LAUNCH_FILE = REPO / "launch" / "pose.launch.py"
-ARGUMENTS = {"image", "params_file", "model_path", "backend", "namespace", "lifecycle"}
+ARGUMENTS = {
+    "image",
+    "params_file",
+    "model_path",
+    "backend",
+    "namespace",
+    "lifecycle",
+    "use_depth",
+    "depth_image",
+    "depth_camera_info",
+}
 
 
 def _constants() -> dict[str, object]:
@@ -54,9 +64,14 @@ def test_launch_file_matches_the_console_script() -> None:
     assert constants["DEFAULT_IMAGE_TOPIC"] == "/camera/image_raw"
     assert _declared_arguments() == ARGUMENTS
     # Launch arguments that set parameters must name real parameters.
-    assert {"model_path", "backend"} <= {spec.name for spec in PARAM_SPECS}
+    assert {"model_path", "backend", "use_depth"} <= {spec.name for spec in PARAM_SPECS}
     text = LAUNCH_FILE.read_text()
     assert '"config", "pose.yaml"' in text and '("image", image)' in text
+    try:  # the node's depth topics are the ones the launch file remaps
+        from centerpose_ros.depth_step import CAMERA_INFO_TOPIC, DEPTH_TOPIC
+    except ImportError:
+        DEPTH_TOPIC, CAMERA_INFO_TOPIC = "depth/image", "depth/camera_info"
+    assert f'("{DEPTH_TOPIC}",' in text and f'("{CAMERA_INFO_TOPIC}",' in text
 
 
 def test_launch_description_builds_where_launch_ros_exists() -> None:
@@ -82,6 +97,9 @@ def test_launch_description_builds_where_launch_ros_exists() -> None:
         backend="",
         namespace="robot1",
         lifecycle="false",
+        use_depth="",
+        depth_image="/cam/depth",
+        depth_camera_info="/cam/depth_info",
     )
     (node,) = module._pose_node(context)
     assert isinstance(node, Node) and not isinstance(node, LifecycleNode)

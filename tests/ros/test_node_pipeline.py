@@ -1,8 +1,9 @@
 """The node over real DDS: publisher process -> `centerpose-ros` process -> recorder process.
 
-One node (default QoS: reliable, keep-last 1) and one recorder serve the whole module; each test
-uses its own frame_ids so it only reads its own records. Expected detections come from the
-Predictor run in this process on the same pixels with the same weights and input size.
+One node (default QoS: reliable, keep-last 1; tracking on, as by default) and one recorder serve the
+whole module; each test uses its own frame_ids so it only reads its own records. Expected
+detections come from the Predictor run in this process on the same pixels with the same weights
+and input size; track ids are checked for their invariants (and in detail by the tracking test).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ros_helpers import (
     Proc,
     RosSession,
     assert_matches_predictor,
+    assert_valid_ids,
     latest_diagnostics,
     raw_entry,
     read_jsonl,
@@ -156,8 +158,12 @@ def test_encodings_and_row_padding_give_identical_detections(
     assert_matches_predictor(
         records["enc_bgr8"], reference_predictor, bgr, threshold=SCORE_THRESHOLD, max_persons=MAX_PERSONS
     )
+
+    def untracked(record: dict[str, Any]) -> list[dict[str, Any]]:  # the same pixels get track ids
+        return [{k: v for k, v in person.items() if k != "id"} for person in record["persons"]]
+
     for name in variants:  # the same pixels in one process: bit-identical results
-        assert records[f"enc_{name}"]["persons"] == records["enc_bgr8"]["persons"], name
+        assert untracked(records[f"enc_{name}"]) == untracked(records["enc_bgr8"]), name
 
 
 def test_bad_frames_are_skipped_with_warnings(pipeline: Pipeline) -> None:
@@ -327,3 +333,72 @@ def test_runtime_threshold_change_gives_empty_arrays(pipeline: Pipeline) -> None
     log = pipeline.session.set_params('model_path="/x.pth"', "score_threshold=2.5", expect_ok=False)
     assert 'model_path="/x.pth": REFUSED' in log and "score_threshold=2.5: REFUSED" in log
     assert "ok" in pipeline.session.set_params(f"score_threshold={SCORE_THRESHOLD}")
+
+
+def test_track_ids_follow_persons_across_frames(pipeline: Pipeline) -> None:
+    """Issue 9 over DDS: the same image at increasing stamps is the same persons standing still."""
+    # Seeded noise: the test weights give 5 persons scoring 0.94, 0.79, 0.53, 0.34, 0.33; the three
+    # at or above tracking_high_score_threshold (0.5) start tracks, the two below never get an id.
+    image = np.random.default_rng(1).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    t0 = 100_000.0  # far past every earlier stamp: the earlier tests' tracks have timed out
+
+    def send(prefix: str, offsets: list[float]) -> list[dict[str, Any]]:
+        plan = [raw_entry(image, f"{prefix}{i}", _stamp(t0 + dt)) for i, dt in enumerate(offsets)]
+        pipeline.session.publish(plan, "--lockstep")
+        found = {r["frame_id"]: r for r in pipeline.detections(prefix, len(plan))}
+        return [found[entry["frame_id"]] for entry in plan]
+
+    def ids(record: dict[str, Any]) -> list[int]:
+        assert_valid_ids(record)
+        return [p["id"] for p in record["persons"]]
+
+    # 10 Hz, then a 0.5 s gap (dropped frames, under tracking_lost_timeout_s 1.0 s), then 2.2 s unseen.
+    sent = send("track_a", [0.0, 0.1, 0.2, 0.3, 0.8, 3.0, 3.1])
+    steady, again = sent[:5], sent[5:]
+    scores = [p["score"] for p in steady[0]["persons"]]
+    high = [score >= 0.5 for score in scores]
+    assert sum(high) == 3 and all(abs(score - 0.5) > 0.01 for score in scores), f"fixture: scores {scores}"
+    assert ids(steady[0]) == [-1] * 5, "no id before a track is confirmed (tracking_confirm_hits 2)"
+    confirmed = ids(steady[1])
+    assert [i >= 1 for i in confirmed] == high
+    for record in steady[2:]:
+        assert ids(record) == confirmed, "the same persons keep their ids, also across dropped frames"
+    # Past the lost timeout the tracks are gone; the persons get new ids, never reused ones.
+    assert ids(again[0]) == [-1] * 5
+    renewed = ids(again[1])
+    assert [i >= 1 for i in renewed] == high and min(i for i in renewed if i >= 1) > max(confirmed)
+
+    # A stamp that goes back (a looping bag) resets the tracks; the node keeps going.
+    looped = send("track_e", [-50.0, -49.9])
+    assert ids(looped[0]) == [-1] * 5 and [i >= 1 for i in ids(looped[1])] == high
+    assert "image stamp went back" in pipeline.node.log() and pipeline.node.popen.poll() is None
+
+    # Run-time parameters apply from the next frame: confirm at once, then tracking off.
+    assert "ok" in pipeline.session.set_params("tracking_confirm_hits=1")
+    immediate = ids(send("track_c", [10.0])[0])
+    assert [i >= 1 for i in immediate] == high, "tracking_confirm_hits 1: ids on the first frame"
+    assert min(i for i in immediate if i >= 1) > max(ids(looped[1]))
+    assert "ok" in pipeline.session.set_params("tracking=false", "tracking_confirm_hits=2")
+    assert ids(send("track_d", [10.1])[0]) == [-1] * 5, "tracking off: every id is -1"
+    assert "ok" in pipeline.session.set_params("tracking=true")
+
+    # Markers are coloured by track id: one colour per id, across frames; grey for -1.
+    marker_records = wait_for_records(
+        pipeline.records,
+        lambda r: r["topic"] == "markers" and r["markers"][0]["frame_id"].startswith("track_a"),
+        len(sent),
+        10,
+    )
+    colours: dict[int, set[tuple[float, ...]]] = {}
+    for record in marker_records:
+        persons = next(r for r in sent if r["frame_id"] == record["markers"][0]["frame_id"])["persons"]
+        for marker in record["markers"][1:]:
+            colours.setdefault(persons[marker["id"]]["id"], set()).add(tuple(marker["color"]))
+    assert all(len(c) == 1 for c in colours.values()), colours
+    assert len({next(iter(c)) for c in colours.values()}) == len(colours), "distinct ids, distinct colours"
+    assert set(colours) == {-1, *confirmed, *renewed}
+
+
+def _stamp(seconds: float) -> tuple[int, int]:
+    ns = int(round(seconds * 1e9))
+    return ns // 1_000_000_000, ns % 1_000_000_000

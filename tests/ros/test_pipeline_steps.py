@@ -123,9 +123,9 @@ def test_inserted_steps_shape_what_is_published_and_follow_the_input(
         keep, witness = KeepBest(), Witness()
         pipeline.insert_step(keep, before="detections")
         pipeline.insert_step(witness)
-        with pytest.raises(ValueError, match="no step named 'tracking'"):
-            pipeline.insert_step(Witness(), before="tracking")
-        order = ["keep_best", "detections", "markers", "annotated", "witness"]
+        with pytest.raises(ValueError, match="no step named 'depth'"):  # only with use_depth
+            pipeline.insert_step(Witness(), before="depth")
+        order = ["tracking", "keep_best", "detections", "markers", "annotated", "witness"]
         assert [s.name for s in pipeline.steps] == order
 
         pipeline.start_input()
@@ -140,7 +140,8 @@ def test_inserted_steps_shape_what_is_published_and_follow_the_input(
         assert message.header.frame_id == "step_frame" and message.header.stamp.sec == 42
         assert len(message.persons) == 1, "the step before 'detections' decides what is published"
         (frame,) = witness.frames
-        assert frame.extras == {"kept_from": params.max_persons} and frame.persons[0].id == 7
+        assert frame.extras["kept_from"] == params.max_persons and frame.persons[0].id == 7
+        assert message.persons[0].id == 7, "the published persons carry the step's ids"
         assert frame.image.shape == image.shape and frame.params is params
 
         assert pipeline.stop_input(timeout=30)
