@@ -184,7 +184,15 @@ def test_deactivate_finishes_the_frame_in_flight_and_shutdown_works_from_active(
         assert wait_for_records(records, lambda r: r.get("frame_id") == "in_flight", 1, 30)
         assert publisher.wait(60) == 0
 
+        # Deactivate forgot the tracks: the same persons 0.1 s later start new tentative tracks
+        # (without the reset, the in-flight frame's tracks would be confirmed now and carry ids).
         assert_transition(client, "activate", True, "active")
+        plan = [raw_entry(image, f"resumed_{i}", (500, (i + 1) * 100_000_000)) for i in range(2)]
+        session.publish(plan, "--lockstep")
+        resumed = wait_for_records(records, lambda r: r.get("frame_id", "").startswith("resumed_"), 2, 30)
+        first, second = sorted(resumed, key=lambda r: r["frame_id"])
+        assert [p["id"] for p in first["persons"]] == [-1] * MAX_PERSONS, "deactivate resets the tracker"
+        assert all(p["id"] >= 1 for p in second["persons"]), "every person scores >= 0.5: confirmed now"
         assert_transition(client, "shutdown", True, "finalized")
         assert "finalized (shut down from active)" in node.log()
         late, log = publish_unanswered(session, "finalized_", 600)
