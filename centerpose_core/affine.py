@@ -9,6 +9,11 @@ Pre-processing (inference, INT8 calibration, the dataset's validation samples): 
 warped (bilinear, black border) so that a square of side max(h, w) around its center fills the
 `input_size` square, then scaled to [0, 1] and normalised with the COCO keypoint mean/std in BGR
 order. Training and inference share this module, so they cannot drift apart.
+
+A rectangular input (W, H) (camera-shaped, see `input_shape`) uses the same construction with the
+scale that fits the whole image: s = max(w, h * W / H), which is max(h, w) when W == H. As in the
+original's fixed-resolution mode with input_w != input_h, only s's width sets the factor W / s;
+the center stays the image center, so a 640x480 image fills 512x384 exactly.
 """
 
 from __future__ import annotations
@@ -88,6 +93,27 @@ def image_center_scale(height: int, width: int) -> tuple[np.ndarray, float]:
     return np.array([width / 2.0, height / 2.0], dtype=np.float32), float(max(height, width))
 
 
+def input_center_scale(
+    height: int, width: int, input_width: int, input_height: int
+) -> tuple[np.ndarray, float]:
+    """Center and scale that fit a `width` x `height` image into an input_width x input_height input.
+
+    A square input gives exactly `image_center_scale` (the original's semantics, bit for bit).
+    """
+    if input_width == input_height:
+        return image_center_scale(height, width)
+    center = np.array([width / 2.0, height / 2.0], dtype=np.float32)
+    return center, float(max(width, height * input_width / input_height))
+
+
+def input_width_height(input_size: int | Sequence[int]) -> tuple[int, int]:
+    """(width, height) of an input size: a square side or a (width, height) pair."""
+    if isinstance(input_size, (int, np.integer)):
+        return int(input_size), int(input_size)
+    width, height = input_size
+    return int(width), int(height)
+
+
 def normalize(image_01: np.ndarray) -> np.ndarray:
     """(H, W, 3) BGR in [0, 1] -> `(x - mean) / std` with the COCO keypoint statistics, float32 HWC."""
     return (image_01 - MEAN_BGR) / STD_BGR
@@ -99,29 +125,29 @@ class WarpMeta:
 
     center: np.ndarray
     scale: float
-    output_size: int  # side of the output map (input_size / 4)
+    output_size: tuple[int, int]  # (width, height) of the output map (input / 4)
 
     def output_to_image(self) -> np.ndarray:
         """2x3 matrix from output-map pixels to source-image pixels."""
-        return get_affine_transform(
-            self.center, self.scale, 0, (self.output_size, self.output_size), inverse=True
-        )
+        return get_affine_transform(self.center, self.scale, 0, self.output_size, inverse=True)
 
 
 def preprocess(
-    image_bgr: np.ndarray, input_size: int, out: np.ndarray | None = None
+    image_bgr: np.ndarray, input_size: int | Sequence[int], out: np.ndarray | None = None
 ) -> tuple[np.ndarray, WarpMeta]:
-    """Warp and normalise one BGR uint8 image into a (3, S, S) float32 array.
+    """Warp and normalise one BGR uint8 image into a (3, H, W) float32 array.
 
-    `out`, when given, is a (3, S, S) float32 buffer written in place (lets batch callers and
-    the ROS node reuse memory).
+    `input_size`: the square side S, or (W, H) for a rectangular input. `out`, when given, is a
+    (3, H, W) float32 buffer written in place (lets batch callers and the ROS node reuse memory).
     """
     height, width = image_bgr.shape[:2]
-    center, scale = image_center_scale(height, width)
-    matrix = get_affine_transform(center, scale, 0, (input_size, input_size))
-    warped = cv2.warpAffine(image_bgr, matrix, (input_size, input_size), flags=cv2.INTER_LINEAR)
+    in_w, in_h = input_width_height(input_size)
+    center, scale = input_center_scale(height, width, in_w, in_h)
+    matrix = get_affine_transform(center, scale, 0, (in_w, in_h))
+    warped = cv2.warpAffine(image_bgr, matrix, (in_w, in_h), flags=cv2.INTER_LINEAR)
     normalised = normalize(warped.astype(np.float32) * np.float32(1.0 / 255.0))
     if out is None:
-        out = np.empty((3, input_size, input_size), dtype=np.float32)
+        out = np.empty((3, in_h, in_w), dtype=np.float32)
     out[...] = normalised.transpose(2, 0, 1)
-    return out, WarpMeta(center=center, scale=scale, output_size=input_size // DOWN_RATIO)
+    output_size = (in_w // DOWN_RATIO, in_h // DOWN_RATIO)
+    return out, WarpMeta(center=center, scale=scale, output_size=output_size)

@@ -35,13 +35,15 @@ class BackendSpec:
 
     `factory` ("module:function") is imported only when the backend is built, so listing backends
     never imports onnxruntime, TensorRT or torch. The factory takes (model, *, device, input_size)
-    plus the backend's own keyword-only options.
+    plus the backend's own keyword-only options; `input_size` is a square side, or, for a backend
+    with `any_shape`, an `input_shape.InputShape` (a rectangle or an input fitted to each image).
     """
 
     name: str
     runs: tuple[str, ...]
     converts: tuple[str, ...]
     factory: str
+    any_shape: bool = False
 
     @property
     def formats(self) -> tuple[str, ...]:
@@ -60,13 +62,27 @@ BACKENDS: tuple[BackendSpec, ...] = (
         (ONNX,),
         (MODULE, CHECKPOINT),
         "centerpose_core.runtime.onnxruntime_backend:make_onnxruntime_backend",
+        any_shape=True,
     ),
-    BackendSpec("torch", (MODULE, CHECKPOINT), (), "centerpose_core.runtime.backends:make_torch_backend"),
+    BackendSpec(
+        "torch",
+        (MODULE, CHECKPOINT),
+        (),
+        "centerpose_core.runtime.backends:make_torch_backend",
+        any_shape=True,
+    ),
     BackendSpec(
         "torch2trt",
         (TORCH2TRT_MODULE,),
         (MODULE, CHECKPOINT),
         "centerpose_core.runtime.torch2trt_backend:make_torch2trt_backend",
+    ),
+    BackendSpec(
+        "openvino",
+        (ONNX,),
+        (MODULE, CHECKPOINT),
+        "centerpose_core.runtime.openvino_backend:make_openvino_backend",
+        any_shape=True,
     ),
 )
 AUTO = "auto"  # chosen at load time from what is installed (runtime.backends.resolve_auto_backend)

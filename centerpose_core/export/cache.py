@@ -1,7 +1,7 @@
 """Export-on-first-use cache: a checkpoint (or an in-memory model) -> an ONNX file reused later.
 
 The key covers everything that changes the file: the weights' hash, input size, DCN form, batch
-mode, the export format version and the torch version that traced it.
+and height/width modes, the export format version and the torch version that traced it.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ def cached_onnx(
             str(options.size),
             options.dcn,
             str(options.batch),
+            options.hw,
             str(options.resolved_opset),
             FORMAT_VERSION,
             torch.__version__,
@@ -63,7 +64,8 @@ def cached_onnx(
     key = hashlib.sha256(key_source.encode()).hexdigest()[:20]
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "onnx"
     directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"centerpose-{options.dcn}-{options.size}-b{options.batch}-{key}.onnx"
+    hw = "-dynhw" if options.hw == "dynamic" else ""
+    target = directory / f"centerpose-{options.dcn}-{options.size}{hw}-b{options.batch}-{key}.onnx"
     if not target.is_file():  # written atomically: a concurrent reader sees no file or a whole one
         export_onnx(model, target, options, checkpoint_sha256=weights_hash)
     return target

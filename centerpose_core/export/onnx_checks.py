@@ -2,16 +2,19 @@
 
 Input (B, 3, S, S) and the six head outputs with the right channel counts at S/4, so an ONNX file
 of another model fails with its path named instead of giving meaningless persons. Used by every
-runtime that takes an ONNX file (ONNX Runtime, the TensorRT engine build).
+runtime that takes an ONNX file (ONNX Runtime, OpenVINO, the TensorRT engine build). A file
+exported with dynamic height and width (`--hw dynamic`) takes any multiple of 32 on both sides.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import onnx
 
 from centerpose_core.constants import DOWN_RATIO, HEAD_NAMES, HEADS
+from centerpose_core.input_shape import ALIGN, InputShape
 
 
 class OnnxModelMismatchError(ValueError):
@@ -35,35 +38,91 @@ def describe_onnx_io(path: str | Path) -> tuple[list, dict[str, list]]:
     return dims(inputs[0]), {v.name: dims(v) for v in model.graph.output}
 
 
-def check_pose_onnx(path: str | Path, input_size: int | None) -> tuple[int, bool]:
-    """Validate that `path` is a centerpose ONNX file; return (input size, batch is dynamic)."""
+@dataclass(frozen=True)
+class PoseOnnxInput:
+    """The input a centerpose ONNX file takes: fixed height/width, or None where dynamic."""
+
+    height: int | None
+    width: int | None
+    dynamic_batch: bool
+
+    @property
+    def dynamic_hw(self) -> bool:
+        return self.height is None or self.width is None
+
+    def accepts(self, height: int, width: int) -> bool:
+        """Whether a (height, width) input runs (dynamic sides take multiples of 32)."""
+        return all(
+            side % ALIGN == 0 if fixed is None else side == fixed
+            for side, fixed in ((height, self.height), (width, self.width))
+        )
+
+    def describe(self) -> str:
+        return "dynamic HxW" if self.dynamic_hw else f"{self.width}x{self.height}"
+
+
+def inspect_pose_onnx(path: str | Path) -> PoseOnnxInput:
+    """Validate that `path` is a centerpose network (input (B, 3, H, W), the six heads at input / 4)."""
     input_shape, outputs = describe_onnx_io(path)
     if len(input_shape) != 4 or input_shape[1] != 3:
-        raise OnnxModelMismatchError(f"{path}: input shape {input_shape} is not (batch, 3, size, size)")
-    height, width = input_shape[2], input_shape[3]
-    if not isinstance(height, int) or height != width:
-        raise OnnxModelMismatchError(f"{path}: input must be a fixed square size, got {input_shape}")
-    if input_size is not None and height != input_size:
-        raise OnnxModelMismatchError(
-            f"{path}: exported for input {height}x{width}, but {input_size} was requested; "
-            f"use input_size={height} (--size {height}) or re-export"
-        )
+        raise OnnxModelMismatchError(f"{path}: input shape {input_shape} is not (batch, 3, height, width)")
+    height, width = (d if isinstance(d, int) else None for d in input_shape[2:])
     missing = [name for name in HEAD_NAMES if name not in outputs]
     if missing:
         raise OnnxModelMismatchError(
             f"{path}: not a centerpose pose model: outputs {sorted(outputs)} lack {missing} "
             f"(expected {list(HEAD_NAMES)})"
         )
-    side = height // DOWN_RATIO
+    out_h, out_w = (side // DOWN_RATIO if side is not None else None for side in (height, width))
     for name in HEAD_NAMES:
         shape = outputs[name]
-        expected = [HEADS[name], side, side]
-        if len(shape) != 4 or any(isinstance(d, int) and d != e for d, e in zip(shape[1:], expected)):
+        expected = [HEADS[name], out_h, out_w]
+        if len(shape) != 4 or any(
+            isinstance(d, int) and e is not None and d != e for d, e in zip(shape[1:], expected)
+        ):
             raise OnnxModelMismatchError(
                 f"{path}: output {name!r} has shape {shape}, "
-                f"expected (batch, {', '.join(map(str, expected))})"
+                f"expected (batch, {', '.join(str(e) if e is not None else 'H/4' for e in expected)})"
             )
-    return height, not isinstance(input_shape[0], int)
+    return PoseOnnxInput(height, width, not isinstance(input_shape[0], int))
+
+
+def check_pose_onnx(path: str | Path, input_size: int | None) -> tuple[int, bool]:
+    """Validate that `path` is a centerpose ONNX file with a fixed square input; return (input
+    size, batch is dynamic)."""
+    info = inspect_pose_onnx(path)
+    if info.dynamic_hw or info.height != info.width:
+        raise OnnxModelMismatchError(
+            f"{path}: input must be a fixed square size, got {info.describe()} (export with --hw fixed)"
+        )
+    if input_size is not None and info.height != input_size:
+        raise OnnxModelMismatchError(
+            f"{path}: exported for input {info.height}x{info.width}, but {input_size} was requested; "
+            f"use input_size={info.height} (--size {info.height}) or re-export"
+        )
+    return info.height, info.dynamic_batch
+
+
+def check_onnx_takes(path: str | Path, input_size: int | InputShape | None) -> PoseOnnxInput:
+    """Validate `path` for a Predictor's input (a square side, an `InputShape`, or None: any the
+    file takes); OnnxModelMismatchError naming the file and the fix otherwise."""
+    info = inspect_pose_onnx(path)
+    if input_size is None:
+        return info
+    if isinstance(input_size, int):
+        if not info.accepts(input_size, input_size):
+            raise OnnxModelMismatchError(
+                f"{path}: exported for input {info.describe()}, but {input_size} was requested; "
+                f"use input_size={info.height} (--size {info.height}) or re-export"
+            )
+        return info
+    fixed = not input_size.fit_aspect and info.accepts(input_size.height, input_size.width)
+    if not (fixed or info.dynamic_hw):
+        raise OnnxModelMismatchError(
+            f"{path}: exported for input {info.describe()}, but {input_size.describe()} was requested; "
+            "export with --hw dynamic for camera-shaped input"
+        )
+    return info
 
 
 def uses_deform_conv(path: str | Path) -> bool:

@@ -7,6 +7,9 @@ Two forms of the deformable convolutions:
   * `decomposed`: the same weights through `DecomposedDeformConv` (plain gathers and matmuls),
     exported at opset 17 so that TensorRT 8.5 / 8.6 parse it.
 
+Batch and input height/width are fixed or dynamic (`ExportOptions.batch`, `.hw`); both DCN forms
+run with dynamic height and width in ONNX Runtime (and OpenVINO).
+
 The file carries everything a runtime needs in `metadata_props` (see `read_metadata`).
 """
 
@@ -39,6 +42,7 @@ from centerpose_core.export.flatten import HeadsAsTuple
 from centerpose_core.export.options import ExportOptions
 from centerpose_core.export.tensorrt_compat import CompatReport, check_tensorrt_compat
 from centerpose_core.flip import FLIP_PAIRS
+from centerpose_core.input_shape import ALIGN
 
 INPUT_NAME = "input"
 METADATA_PREFIX = "centerpose."
@@ -116,9 +120,13 @@ def export_onnx(
 def _trace_to_onnx(wrapper: nn.Module, options: ExportOptions) -> onnx.ModelProto:
     # A batch of 2 when dynamic: torch.export specialises a dimension traced at size 1.
     example = torch.zeros(2 if options.batch == "dynamic" else 1, 3, options.size, options.size)
-    dynamic_shapes = None
+    dims: dict[int, object] = {}
     if options.batch == "dynamic":
-        dynamic_shapes = ({0: torch.export.Dim("batch", min=1, max=1024)},)
+        dims[0] = torch.export.Dim("batch", min=1, max=1024)
+    if options.hw == "dynamic":  # multiples of 32 (the network's stride), up to 4096 pixels
+        dims[2] = ALIGN * torch.export.Dim("height_32", min=1, max=4096 // ALIGN)
+        dims[3] = ALIGN * torch.export.Dim("width_32", min=1, max=4096 // ALIGN)
+    dynamic_shapes = (dims,) if dims else None
     opset = max(options.resolved_opset, 18)  # the dynamo exporter's floor; lowered afterwards
     exporter_log = logging.getLogger("torch.onnx")
     level = exporter_log.level
@@ -229,6 +237,7 @@ def _write_metadata(
         "format": FORMAT_VERSION,
         "input_name": INPUT_NAME,
         "input_size": str(options.size),
+        "input_hw": options.hw,
         "input_layout": "NCHW, BGR, (pixel/255 - mean) / std",
         "mean_bgr": json.dumps([_shortest(v) for v in MEAN_BGR]),
         "std_bgr": json.dumps([_shortest(v) for v in STD_BGR]),

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from centerpose_core.input_shape import InputShape
+
 DCN_FORMS = ("native", "decomposed")
 BATCH_MODES = ("1", "dynamic")
+HW_MODES = ("fixed", "dynamic")  # input height/width: the export size, or any multiple of 32
 NATIVE_OPSET = 19  # ONNX DeformConv exists from opset 19
 DECOMPOSED_OPSET = 17  # the highest opset TensorRT 8.5 / 8.6 parse
 OPSET_RANGE = (17, 21)
@@ -20,13 +23,16 @@ DYNAMIC_MAX_BATCH = 8  # engine optimisation profile of a dynamic-batch export
 
 @dataclass(frozen=True)
 class ExportOptions:
-    """How to export: input side, DCN form, batch dimension, opset, external weight file."""
+    """How to export: input side, DCN form, batch dimension, input height/width, opset, external
+    weight file. With hw "dynamic" the file takes any height and width that are multiples of 32
+    (camera-shaped input); `size` is then the square it is traced and checked at."""
 
     size: int = 512
     dcn: str = "native"
     batch: str = "1"
     opset: int | None = None
     external_data: bool = False
+    hw: str = "fixed"
 
     def __post_init__(self) -> None:
         if self.size <= 0 or self.size % 32:
@@ -35,6 +41,8 @@ class ExportOptions:
             raise ValueError(f"--dcn must be one of {', '.join(DCN_FORMS)}, got {self.dcn!r}")
         if str(self.batch) not in BATCH_MODES:
             raise ValueError(f"--batch must be one of {', '.join(BATCH_MODES)}, got {self.batch!r}")
+        if self.hw not in HW_MODES:
+            raise ValueError(f"--hw must be one of {', '.join(HW_MODES)}, got {self.hw!r}")
         if self.dcn == "native" and self.opset is not None and self.opset < NATIVE_OPSET:
             raise ValueError(
                 f"native DeformConv needs opset >= {NATIVE_OPSET} (got {self.opset}); "
@@ -71,3 +79,11 @@ class BuildOptions:
             raise ValueError(f"workspace must be positive, got {self.workspace_gib} GiB")
         if self.max_batch < 1:
             raise ValueError(f"max batch must be >= 1, got {self.max_batch}")
+
+
+def export_options_for(input_size: int | InputShape, dcn: str = "native") -> ExportOptions:
+    """The export a runtime needs for a Predictor's input (dynamic batch for flip tests and batches):
+    a fixed square for a square side, dynamic height and width for a rectangle or a fitted input."""
+    if isinstance(input_size, int):
+        return ExportOptions(size=input_size, dcn=dcn, batch="dynamic")
+    return ExportOptions(size=input_size.long_side, dcn=dcn, batch="dynamic", hw="dynamic")

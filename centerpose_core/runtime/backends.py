@@ -19,8 +19,10 @@ from torch import nn
 
 from centerpose_core.constants import HEAD_NAMES
 from centerpose_core.devices import resolve_device
+from centerpose_core.input_shape import InputShape
 from centerpose_core.model_formats import (
     AUTO,
+    BACKENDS,
     CHECKPOINT,
     TENSORRT_ENGINE,
     TORCH2TRT_MODULE,
@@ -36,7 +38,7 @@ class Backend(Protocol):
     device: torch.device
 
     def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
-        """(B, 3, S, S) float32 -> {head: (B, C, S/4, S/4) logits} on `self.device`."""
+        """(B, 3, H, W) float32 -> {head: (B, C, H/4, W/4) logits} on `self.device`."""
         ...
 
 
@@ -57,7 +59,7 @@ class TorchBackend:
 
 
 def make_torch_backend(
-    model: str | Path | nn.Module, *, device: str = "cpu", input_size: int = 512
+    model: str | Path | nn.Module, *, device: str = "cpu", input_size: int | InputShape = 512
 ) -> TorchBackend:
     """A module runs as it is; a checkpoint is loaded (strictly, weights only)."""
     if model_format(model) == CHECKPOINT:
@@ -71,15 +73,24 @@ def make_backend(
     model: str | Path | nn.Module,
     backend: str = "torch",
     device: str = "cpu",
-    input_size: int = 512,
+    input_size: int | InputShape = 512,
     **options,
 ) -> Backend:
     """Build the named backend (`model_formats.BACKEND_NAMES`) for a model: an nn.Module, a
-    checkpoint, an ONNX file or an engine, as that backend accepts (`model_formats.BACKENDS`)."""
+    checkpoint, an ONNX file or an engine, as that backend accepts (`model_formats.BACKENDS`).
+
+    `input_size`: a square side, or an `InputShape` (rectangle, fitted input) for the backends
+    that run any input shape."""
     if backend == AUTO:
         backend = resolve_auto_backend(model)
     spec = backend_spec(backend)
     check_backend_accepts(backend, model)
+    if not isinstance(input_size, int) and not spec.any_shape:
+        able = ", ".join(s.name for s in BACKENDS if s.any_shape)
+        raise ValueError(
+            f"backend {backend!r} runs a fixed square input only, not {input_size.describe()}; "
+            f"camera-shaped input runs on {able}"
+        )
     module_name, function_name = spec.factory.split(":")
     factory = getattr(importlib.import_module(module_name), function_name)
     check_options(backend, factory, options)

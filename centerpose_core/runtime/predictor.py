@@ -2,6 +2,8 @@
 
 Stages (each timed, see `last_timings`): pre-process (warp + normalise on the CPU), forward
 (the backend), decode (shared torch code on the backend's device), post-process (inverse warp).
+The network input is a square (the original's), a fixed rectangle or one fitted to each image's
+aspect (`input_shape.InputShape`); images of a batch that need different inputs run as groups.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from centerpose_core.decode import activate, decode_multi_pose
 from centerpose_core.devices import AUTO_DEVICE
 from centerpose_core.flip import fill_mirrored_half, merge_flip
 from centerpose_core.image_io import as_bgr
+from centerpose_core.input_shape import InputShape, InputSize
 from centerpose_core.model_formats import ONNX, TENSORRT_ENGINE, model_format, native_backend
 from centerpose_core.runtime.backends import Backend, make_backend
 from centerpose_core.runtime.postprocess import to_persons
@@ -56,7 +59,11 @@ class Predictor:
             `torch2trt`).
         device: torch device for the torch backend and for decoding (e.g. `cpu`, `cuda:0`, or
             `auto`: the GPU when there is one).
-        input_size: side of the square network input (a multiple of 32; 512 as the original).
+        input_size: side of the square network input (a multiple of 32; 512 as the original), or
+            (width, height) of a rectangular one (e.g. (512, 384) for a 4:3 camera; also "512x384").
+        fit_aspect: fit the input to each image's aspect instead, the longer side `input_size` and
+            the other rounded up to a multiple of 32 (`input_shape.fitted_input_shape`): no compute
+            spent on letterbox padding. Runs on the torch, onnxruntime and openvino backends.
         flip_test: average with the mirrored image's outputs, as CenterNet's `--flip_test`.
         top_k: number of person candidates decoded per image (CenterNet's K=100).
         backend_options: the backend's own options (e.g. `num_threads` for onnxruntime,
@@ -72,20 +79,25 @@ class Predictor:
         *,
         backend: str = "torch",
         device: str = "cpu",
-        input_size: int = DEFAULT_INPUT_SIZE,
+        input_size: InputSize | str = DEFAULT_INPUT_SIZE,
+        fit_aspect: bool = False,
         flip_test: bool = False,
         top_k: int = DEFAULT_TOP_K,
         **backend_options,
     ) -> None:
-        if input_size <= 0 or input_size % 32 != 0:
-            raise ValueError(f"input_size must be a positive multiple of 32, got {input_size}")
+        self.input_shape = InputShape.of(input_size, fit_aspect)
         if top_k <= 0:
             raise ValueError(f"top_k must be positive, got {top_k}")
-        self.input_size = input_size
+        square = self.input_shape.fixed_square
+        self.input_size: InputSize = square or (self.input_shape.width, self.input_shape.height)
         self.flip_test = flip_test
         self.top_k = top_k
         self.backend: Backend = make_backend(
-            model, backend=backend, device=device, input_size=input_size, **backend_options
+            model,
+            backend=backend,
+            device=device,
+            input_size=square or self.input_shape,
+            **backend_options,
         )
         self.last_timings: dict[str, float] = {}
         self._input_buffer: np.ndarray | None = None  # reused between calls of the same batch size
@@ -97,7 +109,8 @@ class Predictor:
         *,
         backend: str | None = None,
         device: str = AUTO_DEVICE,
-        input_size: int | None = None,
+        input_size: InputSize | str | None = None,
+        fit_aspect: bool = False,
         flip_test: bool = False,
         top_k: int = DEFAULT_TOP_K,
         **backend_options,
@@ -121,6 +134,7 @@ class Predictor:
             backend=backend or native_backend(fmt),
             device=device,
             input_size=input_size,
+            fit_aspect=fit_aspect,
             flip_test=flip_test,
             top_k=top_k,
             **backend_options,
@@ -128,7 +142,10 @@ class Predictor:
 
     @property
     def output_size(self) -> int:
-        return self.input_size // DOWN_RATIO
+        """Side of the square output map (a square input only; see `input_shape` otherwise)."""
+        if self.input_shape.fixed_square is None:
+            raise ValueError(f"the input is {self.input_shape.describe()}, not a square")
+        return self.input_shape.fixed_square // DOWN_RATIO
 
     def predict(
         self, image_bgr: np.ndarray, *, threshold: float = 0.0, max_persons: int | None = None
@@ -143,28 +160,36 @@ class Predictor:
         threshold: float = 0.0,
         max_persons: int | None = None,
     ) -> list[list[Person]]:
-        """Persons for each image of a batch (images may differ in size and aspect)."""
+        """Persons for each image of a batch (images may differ in size and aspect).
+
+        Images that need different network inputs (fit_aspect) run as one group per input shape.
+        """
         if len(images_bgr) == 0:
             return []
-        t0 = time.perf_counter()
-        batch, metas = self._prepare(images_bgr)
-        t1 = time.perf_counter()
-        raw = self.backend(batch)
-        self._sync()
-        t2 = time.perf_counter()
-        decoded = self.decode(raw)
-        self._sync()
-        t3 = time.perf_counter()
-        persons = to_persons(decoded, metas, threshold=threshold, max_persons=max_persons)
-        t4 = time.perf_counter()
-        self.last_timings = {
-            "preprocess": (t1 - t0) * 1e3,
-            "forward": (t2 - t1) * 1e3,
-            "decode": (t3 - t2) * 1e3,
-            "postprocess": (t4 - t3) * 1e3,
-            "total": (t4 - t0) * 1e3,
-        }
-        return persons
+        start = time.perf_counter()
+        images = [as_bgr(image, name=f"image {i}") for i, image in enumerate(images_bgr)]
+        groups = self._group_by_input(images)
+        results: list[list[Person]] = [[] for _ in images]
+        timings = dict.fromkeys(("preprocess", "forward", "decode", "postprocess"), 0.0)
+        t0 = start
+        for shape, indices in groups.items():
+            batch, metas = self._prepare([images[i] for i in indices], shape)
+            t1 = time.perf_counter()
+            raw = self.backend(batch)
+            self._sync()
+            t2 = time.perf_counter()
+            decoded = self.decode(raw)
+            self._sync()
+            t3 = time.perf_counter()
+            persons = to_persons(decoded, metas, threshold=threshold, max_persons=max_persons)
+            for index, found in zip(indices, persons):
+                results[index] = found
+            t4 = time.perf_counter()
+            for stage, (a, b) in zip(timings, ((t0, t1), (t1, t2), (t2, t3), (t3, t4))):
+                timings[stage] += (b - a) * 1e3
+            t0 = time.perf_counter()
+        self.last_timings = {**timings, "total": (time.perf_counter() - start) * 1e3}
+        return results
 
     def decode(self, raw: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Raw head logits (doubled batch when flip-testing) -> sorted candidates in map pixels."""
@@ -173,24 +198,38 @@ class Predictor:
 
     def head_maps(self, images_bgr: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:
         """The activated head maps that decode reads for these images (flip-merged when flip
-        testing), to inspect a model or to check how close its outputs are to decode's decisions."""
-        batch, _ = self._prepare(images_bgr)
+        testing), to inspect a model or to check how close its outputs are to decode's decisions.
+        The images must share one network input shape."""
+        images = [as_bgr(image, name=f"image {i}") for i, image in enumerate(images_bgr)]
+        groups = self._group_by_input(images)
+        if len(groups) != 1:
+            raise ValueError(f"head_maps needs images of one input shape, these need {sorted(groups)}")
+        batch, _ = self._prepare(images, next(iter(groups)))
         return self._activate(self.backend(batch))
 
     def _activate(self, raw: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         maps = activate(raw)
         return merge_flip(maps) if self.flip_test else maps
 
-    def _prepare(self, images_bgr: Sequence[np.ndarray]) -> tuple[np.ndarray, list[WarpMeta]]:
-        n = len(images_bgr)
-        size = self.input_size
-        shape = (2 * n if self.flip_test else n, 3, size, size)
+    def _group_by_input(self, images: Sequence[np.ndarray]) -> dict[tuple[int, int], list[int]]:
+        """Indices of the images per network input (width, height), in first-seen order."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, image in enumerate(images):
+            groups.setdefault(self.input_shape.for_image(*image.shape[:2]), []).append(i)
+        return groups
+
+    def _prepare(
+        self, images: Sequence[np.ndarray], input_wh: tuple[int, int]
+    ) -> tuple[np.ndarray, list[WarpMeta]]:
+        n = len(images)
+        width, height = input_wh
+        shape = (2 * n if self.flip_test else n, 3, height, width)
         if self._input_buffer is None or self._input_buffer.shape != shape:
             self._input_buffer = np.empty(shape, dtype=np.float32)
         batch = self._input_buffer
         metas = []
-        for i, image in enumerate(images_bgr):
-            _, meta = preprocess(as_bgr(image, name=f"image {i}"), size, out=batch[i])
+        for i, image in enumerate(images):
+            _, meta = preprocess(image, input_wh, out=batch[i])
             metas.append(meta)
         if self.flip_test:
             fill_mirrored_half(batch)
@@ -201,12 +240,18 @@ class Predictor:
             torch.cuda.synchronize(self.backend.device)
 
 
-def _built_input_size(path: Path, fmt: str) -> int | None:
-    """The input side an exported file was built for, when the file says so."""
+def _built_input_size(path: Path, fmt: str) -> InputSize | None:
+    """The input an exported file was built for, when the file says so (for a file with dynamic
+    height and width: the size it was exported at)."""
     if fmt == ONNX:
-        from centerpose_core.export.onnx_checks import check_pose_onnx
+        from centerpose_core.export.onnx_checks import inspect_pose_onnx
+        from centerpose_core.export.onnx_export import read_metadata
 
-        return check_pose_onnx(path, None)[0]
+        info = inspect_pose_onnx(path)
+        if not info.dynamic_hw:
+            return info.height if info.height == info.width else (info.width, info.height)
+        size = read_metadata(path).get("input_size", "")
+        return int(size) if size.isdigit() else None
     if fmt == TENSORRT_ENGINE:
         from centerpose_core.export.tensorrt_cache import read_engine
 

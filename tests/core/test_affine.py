@@ -50,7 +50,7 @@ def test_preprocess_normalises_with_coco_mean_std_in_bgr():
         (128 / 255 - 0.47026115) / 0.27809835,
     ]
     np.testing.assert_allclose(tensor[:, 32, 32], expected, rtol=1e-5)
-    assert meta.output_size == 16 and meta.scale == 64.0
+    assert meta.output_size == (16, 16) and meta.scale == 64.0
 
 
 def test_preprocess_pads_the_short_side_with_black():

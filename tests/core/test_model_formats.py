@@ -52,7 +52,7 @@ def test_each_format_has_the_backend_that_runs_it_as_is():
 
 
 def test_backend_names_are_the_registry_plus_auto():
-    assert BACKEND_NAMES == ("auto", "tensorrt", "onnxruntime", "torch", "torch2trt")
+    assert BACKEND_NAMES == ("auto", "tensorrt", "onnxruntime", "torch", "torch2trt", "openvino")
     with pytest.raises(ValueError, match=r"unknown backend 'tflite'; choose one of auto, tensorrt"):
         backend_spec("tflite")
 
