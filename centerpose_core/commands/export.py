@@ -61,6 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calib-dir", default=None, help="INT8: folder of calibration images")
     parser.add_argument("--calib-cache", default=None, help="INT8: calibration table file (read/written)")
     parser.add_argument(
+        "--device", default="cuda", help="GPU that builds the engine (cuda, cuda:1, ...); engines are per GPU"
+    )
+    parser.add_argument(
         "--workspace-gib",
         type=float,
         default=BuildOptions.workspace_gib,
@@ -101,7 +104,9 @@ def run(args: argparse.Namespace) -> int:
     if args.engine:
         try:
             summary["engine"] = str(_build_engine(args, result.path))
-        except RuntimeError as exc:  # TensorRT / GPU missing: the ONNX file is still good
+        # TensorRT or the GPU missing, an unsupported release, a parse or build failure, a stale
+        # calibration table: one line (UserError covers the TensorRT errors), the ONNX file is good.
+        except (UserError, RuntimeError, ValueError, OSError) as exc:
             raise UserError(f"{exc} (the ONNX file {result.path} was written)") from exc
         print(f"wrote TensorRT engine {summary['engine']}")
     if args.json:
@@ -134,7 +139,7 @@ def _build_engine(args: argparse.Namespace, onnx_path: Path) -> Path:
     from centerpose_core.export.tensorrt_cache import write_engine
 
     trt = import_tensorrt()
-    device = require_cuda("cuda")
+    device = require_cuda(args.device)
     options = BuildOptions(
         precision=args.precision,
         workspace_gib=args.workspace_gib,
@@ -142,5 +147,6 @@ def _build_engine(args: argparse.Namespace, onnx_path: Path) -> Path:
         calibration_folder=args.calib_dir,
         calibration_cache=args.calib_cache,
     )
+    engine = build_engine_bytes(onnx_path, options, args.size, device)  # checks what this TensorRT can build
     key = engine_key(onnx_path, options, args.size, trt.__version__, gpu_identity(device))
-    return write_engine(args.engine, key, build_engine_bytes(onnx_path, options, args.size, device))
+    return write_engine(args.engine, key, engine)

@@ -26,8 +26,10 @@ class OnnxRuntimeBackend:
             has it; decode then runs on that GPU too).
         input_size: expected input side; checked against the file.
         num_threads: intra-op threads (None: onnxruntime's default, one per core).
-        providers: explicit provider list, e.g. ['TensorrtExecutionProvider', 'CUDAExecutionProvider'].
+        providers: explicit provider list, e.g. ['TensorrtExecutionProvider', 'CUDAExecutionProvider'];
+            names get their options from `provider_options` (a (name, options) tuple is kept as is).
         optimization: 'all' (default), 'extended', 'basic' or 'disable'.
+        tensorrt_fp16: FP16 engines in the TensorRT provider (its default is FP32).
     """
 
     name = "onnxruntime"
@@ -41,6 +43,7 @@ class OnnxRuntimeBackend:
         num_threads: int | None = None,
         providers: list[str] | None = None,
         optimization: str = "all",
+        tensorrt_fp16: bool = True,
     ) -> None:
         import onnxruntime as ort
 
@@ -64,7 +67,11 @@ class OnnxRuntimeBackend:
                 raise ValueError(f"num_threads must be >= 0, got {num_threads}")
             options.intra_op_num_threads = int(num_threads)
         self.providers = providers or _default_providers(device, ort.get_available_providers())
-        self.session = ort.InferenceSession(str(self.path), sess_options=options, providers=self.providers)
+        self.session = ort.InferenceSession(
+            str(self.path),
+            sess_options=options,
+            providers=provider_options(self.providers, device, tensorrt_fp16=tensorrt_fp16),
+        )
         active = self.session.get_providers()
         self.device = torch.device(
             device if device.startswith("cuda") and "CUDAExecutionProvider" in active else "cpu"
@@ -113,6 +120,46 @@ def _default_providers(device: str, available: list[str]) -> list[str]:
     return ["CPUExecutionProvider"]
 
 
+TENSORRT_PROVIDER = "TensorrtExecutionProvider"
+CUDA_PROVIDER = "CUDAExecutionProvider"
+
+
+def provider_options(
+    providers: list, device: str, *, tensorrt_fp16: bool = True, cache_root: str | Path | None = None
+) -> list:
+    """Providers with their options (names as in ONNX Runtime's "TensorRT Execution Provider" and
+    "CUDA Execution Provider" pages): the GPU of `device` as `device_id` for both (cuda:1 -> 1),
+    and for TensorRT FP16 plus engine and timing caches under our cache root
+    (`<cache root>/ort-tensorrt`), so a restart reuses the engine instead of building it again.
+    A (name, options) tuple is passed through unchanged."""
+    index = (torch.device(device).index or 0) if str(device).startswith("cuda") else 0
+    if cache_root is None:
+        from centerpose_core.export.cache import default_cache_dir
+
+        cache_root = default_cache_dir()
+    engines = Path(cache_root) / "ort-tensorrt"
+    result: list = []
+    for provider in providers:
+        if not isinstance(provider, str):
+            result.append(provider)
+        elif provider == TENSORRT_PROVIDER:
+            engines.mkdir(parents=True, exist_ok=True)
+            options = {
+                "device_id": index,
+                "trt_fp16_enable": bool(tensorrt_fp16),
+                "trt_engine_cache_enable": True,
+                "trt_engine_cache_path": str(engines),
+                "trt_timing_cache_enable": True,
+                "trt_timing_cache_path": str(engines),
+            }
+            result.append((provider, options))
+        elif provider == CUDA_PROVIDER:
+            result.append((provider, {"device_id": index}))
+        else:
+            result.append(provider)
+    return result
+
+
 def make_onnxruntime_backend(
     model: str | Path | nn.Module,
     *,
@@ -123,6 +170,7 @@ def make_onnxruntime_backend(
     num_threads: int | None = None,
     providers: list[str] | None = None,
     optimization: str = "all",
+    tensorrt_fp16: bool = True,
 ) -> OnnxRuntimeBackend:
     """An ONNX file runs as is; a checkpoint or an nn.Module is exported (cached) on first use.
 
@@ -141,4 +189,5 @@ def make_onnxruntime_backend(
         num_threads=num_threads,
         providers=providers,
         optimization=optimization,
+        tensorrt_fp16=tensorrt_fp16,
     )

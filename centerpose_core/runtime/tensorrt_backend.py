@@ -2,8 +2,10 @@
 
 Accepts an engine file (`model_formats.ENGINE_SUFFIXES`, checked against this machine's TensorRT and GPU),
 an ONNX file (engine built once and cached), or a checkpoint / nn.Module (ONNX exported and
-cached first). Input and output buffers are torch CUDA tensors (no pycuda); the outputs stay on
-the GPU for the shared decode.
+cached first, in the DCN form the installed TensorRT parses: decomposed below 10.1). Input and
+output buffers are torch CUDA tensors (no pycuda); the outputs stay on the GPU for the shared
+decode. Everything (deserialization, buffers, the stream, each execution) happens on the
+requested GPU (`cuda:1` stays device 1).
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from centerpose_core.export.onnx_checks import check_pose_onnx
 from centerpose_core.export.options import BuildOptions
 from centerpose_core.export.tensorrt_build import (
     build_or_load_engine,
+    device_index,
     gpu_identity,
     import_tensorrt,
     require_cuda,
 )
 from centerpose_core.export.tensorrt_cache import EngineKey, check_engine_key, read_engine
+from centerpose_core.export.tensorrt_versions import dcn_form_for
 from centerpose_core.model_formats import ONNX, TENSORRT_ENGINE, model_format
 
 
@@ -49,7 +53,7 @@ class TensorRTBackend:
         self._trt = trt
         self._logger = trt.Logger(trt.Logger.WARNING)
         trt.init_libnvinfer_plugins(self._logger, "")
-        with torch.cuda.device(self.device):
+        with torch.cuda.device(device_index(str(self.device))):
             self.runtime = trt.Runtime(self._logger)
             self.engine = self.runtime.deserialize_cuda_engine(engine)
             if self.engine is None:
@@ -58,7 +62,7 @@ class TensorRTBackend:
                     "TensorRT version or for another GPU?); delete it and rebuild from the ONNX file"
                 )
             self.context = self.engine.create_execution_context()
-        self.stream = torch.cuda.Stream(device=self.device)
+            self.stream = torch.cuda.Stream(device=self.device)
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         missing = [h for h in HEAD_NAMES if h not in names]
@@ -92,7 +96,7 @@ class TensorRTBackend:
     def _run(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
         trt = self._trt
         count = batch.shape[0]
-        with torch.cuda.stream(self.stream):
+        with torch.cuda.device(device_index(str(self.device))), torch.cuda.stream(self.stream):
             inputs = torch.from_numpy(batch).pin_memory().to(self.device, non_blocking=True)
             dtype = _torch_dtype(trt, self.engine.get_tensor_dtype(self.input_name))
             inputs = inputs.to(dtype)
@@ -144,12 +148,16 @@ def make_tensorrt_backend(
     max_batch: int = 1,
     calibration_folder: str | None = None,
     calibration_cache: str | None = None,
-    dcn: str = "native",
+    dcn: str = "auto",
     cache_dir: str | Path | None = None,
 ) -> TensorRTBackend:
-    """Engine file -> load; ONNX -> cached build; checkpoint / module -> cached export, then build."""
-    import_tensorrt()
-    device = require_cuda(device if str(device).startswith("cuda") else "cuda")
+    """Engine file -> load; ONNX -> cached build; checkpoint / module -> cached export, then build.
+
+    dcn: the export form of a checkpoint / module: 'auto' (native from TensorRT 10.1, whose parser
+    reads DeformConv; decomposed below, e.g. JetPack 5 / 6.0), 'native' or 'decomposed'.
+    """
+    trt = import_tensorrt()
+    device = require_cuda(device)
     fmt = model_format(model)
     if fmt == TENSORRT_ENGINE:
         return load_engine_file(model, device=device, input_size=input_size)
@@ -162,7 +170,8 @@ def make_tensorrt_backend(
         from centerpose_core.export.options import ExportOptions
 
         batch = "dynamic" if max_batch > 1 else "1"
-        onnx_path = cached_onnx(model, ExportOptions(size=input_size, dcn=dcn, batch=batch))
+        form = dcn_form_for(trt.__version__) if dcn == "auto" else dcn
+        onnx_path = cached_onnx(model, ExportOptions(size=input_size, dcn=form, batch=batch))
     check_pose_onnx(onnx_path, input_size)
     options = BuildOptions(
         precision=precision,
