@@ -297,10 +297,11 @@ class FakeCuda:
         cuda = self
 
         class _Context:
-            def __enter__(self):
+            def __enter__(self):  # torch.cuda.device(None) changes nothing, as torch's does
                 self.previous = cuda.current
-                cuda.current = int(index)
-                cuda.entered.append(int(index))
+                if index is not None:
+                    cuda.current = int(index)
+                    cuda.entered.append(int(index))
 
             def __exit__(self, *exc):
                 cuda.current = self.previous
