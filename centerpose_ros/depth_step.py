@@ -208,6 +208,9 @@ class DepthStep(FrameStep):
     def frame_received(self, msg: Any) -> None:
         self._pairing.colour_arrived(stamp_to_ns(msg.header.stamp))
 
+    def frame_dropped(self, msg: Any) -> None:
+        self._pairing.colour_dropped(stamp_to_ns(msg.header.stamp))
+
     def _nearest_in_history(self, stamp_ns: int) -> Candidate | None:
         return self._source.nearest(stamp_ns) if self._source is not None else None
 

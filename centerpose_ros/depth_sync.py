@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 NS_PER_S = 1_000_000_000
-CLAIMS = 4  # colour frames in the mailbox + in flight, with room for a frame replaced meanwhile
+CLAIMS = 8  # a safety bound: normally only the frame in flight and the one waiting hold claims
 STREAM_ALIVE_S = 1.0  # only wait for depth while depth frames arrived this recently (wall clock)
 
 
@@ -69,8 +69,11 @@ class NearestStampBuffer:
 class DepthPairing:
     """Claims of recent colour frames on the depth frame of nearest stamp (see the module docstring).
 
-    `colour_arrived` and `depth_arrived` run on the executor thread, `take` on the worker thread.
-    `history(stamp_ns)` answers the nearest depth frame already received (or None).
+    `colour_arrived`, `colour_dropped` and `depth_arrived` run on the executor thread, `take` on the
+    worker thread. `history(stamp_ns)` answers the nearest depth frame already received (or None).
+    A claim lives from its colour frame's arrival until the frame is taken, dropped as stale, or
+    passed over (frames are processed in arrival order, so taking one ends the claims of all
+    frames that arrived before it, e.g. frames rejected before the 3D step).
     """
 
     def __init__(self, history: Callable[[int], Candidate | None], claims: int = CLAIMS) -> None:
@@ -88,6 +91,11 @@ class DepthPairing:
             self._claims.move_to_end(stamp_ns)
             while len(self._claims) > self._capacity:
                 self._claims.popitem(last=False)
+
+    def colour_dropped(self, stamp_ns: int) -> None:
+        """The colour frame was replaced by a newer one before the worker took it."""
+        with self._changed:
+            self._claims.pop(stamp_ns, None)
 
     def depth_arrived(self, stamp_ns: int, msg: Any) -> None:
         with self._changed:
@@ -123,7 +131,9 @@ class DepthPairing:
                 if paired or not (pending and live and remaining > 0):
                     break
                 self._changed.wait(remaining)
-            del self._claims[stamp_ns]
+            while self._claims:  # this claim and the older ones (frames passed over) end here
+                if self._claims.popitem(last=False)[0] == stamp_ns:
+                    break
         return best.msg if paired else None
 
     def clear(self) -> None:

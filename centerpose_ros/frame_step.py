@@ -57,6 +57,10 @@ class FrameStep:
         it): note what must be known at arrival (e.g. claim the depth frame nearest its stamp).
         Must not block."""
 
+    def frame_dropped(self, msg: Any) -> None:
+        """Executor thread: a frame given to `frame_received` was replaced in the mailbox by a newer
+        one before the worker took it (it will never be processed)."""
+
     def start_input(self) -> None:
         """Frames are about to flow (node started / activated)."""
 

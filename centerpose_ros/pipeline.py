@@ -156,6 +156,7 @@ class PosePipeline:
         self._publishers: list[tuple[Any, bool]] = []  # (publisher, is_lifecycle)
         self._input_since: float | None = None
         self._last_key: tuple[int, int, str] | None = None
+        self._last_put: Any = None  # the image message put into the mailbox last
         self._warned: dict[str, tuple[float, int]] = {}
         self._qos_problem = ""
         self._last_log = time.monotonic()
@@ -309,8 +310,11 @@ class PosePipeline:
         self.stats.frame_received(now)
         for step in self.steps:
             step.frame_received(msg)
-        if self._slot.put(Frame(msg, compressed, now)):
+        previous, self._last_put = self._last_put, msg
+        if self._slot.put(Frame(msg, compressed, now)):  # replaced `previous`, still waiting
             self.stats.frame_dropped()
+            for step in self.steps:
+                step.frame_dropped(previous)
 
     def _on_subscription_incompatible(self, subscription: Any, profile: Any, event: Any) -> None:
         topic = subscription.topic_name

@@ -85,11 +85,32 @@ def test_take_waits_for_a_depth_frame_in_transit_but_not_for_a_dead_stream() -> 
     assert time.monotonic() - start < 1.0
 
 
-def test_claims_are_bounded_and_a_colour_frame_without_claim_asks_the_history() -> None:
+def test_claims_follow_the_mailbox_so_a_slow_model_keeps_its_pair() -> None:
+    """Frame A is in flight for 2 s while 20 newer frames arrive at 10 Hz, each replacing the one
+    waiting (as the pipeline reports it); A's claim survives, the others' do not pile up."""
+    pairing, buffer = pairing_with_buffer(capacity=3)  # 0.3 s of depth history only
+    pairing.colour_arrived(1000 * MS)
+    depth(pairing, buffer, 1000 * MS, "depth_of_A")
+    for i in range(1, 21):
+        stamp = (1000 + 100 * i) * MS
+        depth(pairing, buffer, stamp, f"depth_{i}")
+        pairing.colour_arrived(stamp)
+        if i > 1:
+            pairing.colour_dropped(stamp - 100 * MS)  # the previous waiting frame was replaced
+        assert len(pairing._claims) <= 2, "only the frame in flight and the one waiting hold claims"
+    assert pairing.take(1000 * MS, tolerance_ns=50 * MS) == "depth_of_A"
+    assert pairing.take(3000 * MS, tolerance_ns=50 * MS) == "depth_20"
+
+
+def test_taking_a_frame_ends_the_claims_of_frames_passed_over() -> None:
     pairing, buffer = pairing_with_buffer()
+    for stamp in (100, 200, 300):  # 100 and 200 never reach the 3D step (e.g. rejected images)
+        pairing.colour_arrived(stamp * MS)
+    assert pairing.take(300 * MS, tolerance_ns=50 * MS) is None
+    assert len(pairing._claims) == 0
     for i in range(20):
-        pairing.colour_arrived(i * 100 * MS)  # frames replaced in the mailbox leave claims behind
-    assert len(pairing._claims) <= 4
+        pairing.colour_arrived(i * MS)
+    assert len(pairing._claims) <= 8, "a safety bound holds even if nothing is ever taken"
     depth(pairing, buffer, 5000 * MS, "d")
     assert pairing.take(5010 * MS, tolerance_ns=50 * MS) == "d", "never claimed: looked up in the history"
     pairing.clear()
