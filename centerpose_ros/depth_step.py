@@ -169,7 +169,7 @@ class DepthStep(FrameStep):
 
     @property
     def description(self) -> str:
-        """'<depth topic> paired by <source>', for the node's ready line."""
+        """How depth frames are paired, for the node's ready line."""
         source = _MessageFiltersDepthSource if self._message_filters is not None else _BufferDepthSource
         return f"depth pairing by {source.description} (nearest stamp)"
 

@@ -28,6 +28,7 @@ from lifecycle_msgs.msg import State
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
+from centerpose_core.tracking import PoseTracker
 from centerpose_ros.entrypoint import run_node, usage
 from centerpose_ros.model_loader import (
     ModelLoadError,
@@ -68,6 +69,7 @@ class LifecyclePoseNode(LifecycleNode):
         declare_parameters(self, lock_structural=False)  # ParameterError -> caller exits with one line
         preload_inference_code()
         self.pipeline: PosePipeline | None = None
+        self._tracker = PoseTracker()  # outlives pipelines: track ids are never reused in this process
         self.add_on_set_parameters_callback(self._on_set_parameters)
         model_path = self.get_parameter("model_path").value
         self.get_logger().info(f"unconfigured (model_path '{model_path}'); waiting for configure")
@@ -78,7 +80,9 @@ class LifecyclePoseNode(LifecycleNode):
         try:
             params = read_parameters(self)
             predictor, backend_name = load_predictor(params)
-            self.pipeline = PosePipeline(self, params, predictor, backend_name, lifecycle_publishers=True)
+            self.pipeline = PosePipeline(
+                self, params, predictor, backend_name, lifecycle_publishers=True, tracker=self._tracker
+            )
         except (ParameterError, ModelLoadError) as exc:
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE

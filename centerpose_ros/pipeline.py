@@ -32,6 +32,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
 from centerpose_core.runtime import Predictor
+from centerpose_core.tracking import PoseTracker
 from centerpose_core.viz import draw_persons
 from centerpose_ros import qos
 from centerpose_ros.depth_step import DETECTIONS_3D_TOPIC, DepthStep, load_message_filters
@@ -128,6 +129,8 @@ class PosePipeline:
         backend_name: "backend/device", for logs and diagnostics.
         lifecycle_publishers: create the outputs as lifecycle publishers (publish only while the
             node is active); /diagnostics stays a plain publisher so an inactive node reports too.
+        tracker: the PoseTracker to give ids with; a node that builds several pipelines (lifecycle
+            configure after cleanup) passes the same one, so ids are never reused (default: a new one).
 
     Raises ParameterError (before creating anything) when `depth_sync` asks for message_filters
     and it cannot be imported.
@@ -141,6 +144,7 @@ class PosePipeline:
         backend_name: str,
         *,
         lifecycle_publishers: bool = False,
+        tracker: PoseTracker | None = None,
     ) -> None:
         message_filters = load_message_filters(params.depth_sync) if params.use_depth else None
         self.node = node
@@ -162,7 +166,7 @@ class PosePipeline:
         self._last_log = time.monotonic()
 
         self.steps: list[FrameStep] = [
-            TrackingStep(self._log, self.warn_throttled),
+            TrackingStep(self._log, self.warn_throttled, tracker or PoseTracker(params.tracker_config)),
             DetectionsOutput(
                 self.create_output(PersonPoseArray, DETECTIONS_TOPIC, qos.DETECTIONS_QOS), self.stats
             ),

@@ -25,9 +25,11 @@ from centerpose_ros.frame_step import FrameStep, ProcessedFrame
 class TrackingStep(FrameStep):
     name = "tracking"
 
-    def __init__(self, logger: Any, warn: Callable[[str], None]) -> None:
+    def __init__(self, logger: Any, warn: Callable[[str], None], tracker: PoseTracker) -> None:
+        """tracker: the node's one PoseTracker (its id counter never restarts, so a lifecycle node
+        keeps it across cleanup / configure and no id is ever given to two persons)."""
         self._log, self._warn = logger, warn
-        self._tracker: PoseTracker | None = None  # one per node: its id counter never restarts
+        self._tracker = tracker
         self._last_stamp: float | None = None
         self._warned_unstamped = False
         self._confirmed = 0  # live confirmed tracks after the last frame (for /diagnostics)
@@ -38,9 +40,7 @@ class TrackingStep(FrameStep):
         if not params.tracking:
             self._forget()
             return  # persons keep id -1
-        if self._tracker is None:
-            self._tracker = PoseTracker(params.tracker_config)
-        elif self._tracker.config != params.tracker_config:
+        if self._tracker.config != params.tracker_config:
             self._tracker.config = params.tracker_config  # run-time parameter change: next frame on
         stamp = self._stamp_seconds(frame)
         if self._last_stamp is not None and stamp < self._last_stamp:
@@ -65,8 +65,7 @@ class TrackingStep(FrameStep):
         return {"tracks_confirmed": str(self._confirmed), "tracking_resets": str(self._resets)}
 
     def _forget(self) -> None:
-        if self._tracker is not None:
-            self._tracker.reset()
+        self._tracker.reset()
         self._last_stamp, self._confirmed = None, 0
 
     def _stamp_seconds(self, frame: ProcessedFrame) -> float:
