@@ -1,4 +1,5 @@
-# Quick start: `make demo` (runs the main job on defaults) and `make test` (sets up, then tests).
+# Quick start: `make demo` (runs the main job on defaults; DEPTH=1 adds a synthetic depth stream and
+# 3D output) and `make test` (sets up, then tests).
 # Every target creates or updates .venv/ first; stamps make reruns quick when nothing changed.
 
 PYTHON ?= python3.11
@@ -71,7 +72,7 @@ test: $(CORE_STAMP) $(MSG_STAMP) $(COLCON_STAMP)
 	$(PY) -m pytest
 
 demo: $(CORE_STAMP) $(MSG_STAMP)
-	$(PY) -m centerpose_ros.demo $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT))
+	$(PY) -m centerpose_ros.demo $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT)) $(if $(DEPTH),--depth)
 
 clean:
 	rm -rf build demo_out

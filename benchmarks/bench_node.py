@@ -1,7 +1,8 @@
-"""Benchmark the ROS 2 node over real DDS (loopback) at 640x480: overhead, latency, throughput, memory.
+"""Benchmark the ROS 2 node over real DDS (loopback) at 640x480: overhead, latency, throughput, memory,
+and the per-frame cost of each pipeline step (tracking, outputs, 3D).
 
     .venv/bin/python benchmarks/bench_node.py [--checkpoint PATH] [--backend auto] [--input-size 128]
-        [--overhead-frames 150] [--stream-frames 2000] [--rate 30]
+        [--overhead-frames 150] [--stream-frames 2000] [--rate 30] [--depth] [--threshold 0.3]
 
 Three processes, as in the tests: a publisher (tests/ros/peer.py publish), the node
 (`centerpose-ros`, per-frame timings at debug level) and a recorder (tests/ros/peer.py record).
@@ -12,7 +13,12 @@ Three processes, as in the tests: a publisher (tests/ros/peer.py publish), the n
 2. Stream: frames at --rate Hz (default 30, faster than one inference here): latency of processed
    frames p50/p95 vs one inference, throughput (processed frames per second), drops, and the
    node's RSS after 100 and after all frames received (/proc/PID/status VmRSS).
-Prints one JSON object. Without --checkpoint, seeded random weights (same cost as real ones).
+3. Steps: the node's own time per frame in each step after inference (its debug line per frame:
+   tracking, detections, markers, annotated, and with --depth the 3D step), p50/p95 over both runs.
+   With --depth every colour frame comes with a 640x480 16UC1 depth image of the same stamp (a
+   floor-like ramp) and the depth camera_info, and the node runs with use_depth.
+Prints one JSON object. Without --checkpoint, seeded random weights (same cost as real ones);
+tracking is on (the default); --threshold sets score_threshold (more persons: more tracking work).
 """
 
 from __future__ import annotations
@@ -36,8 +42,11 @@ from centerpose_ros.local_dds import loopback_env, pick_domain_id  # noqa: E402
 
 PEER = REPO / "tests" / "ros" / "peer.py"
 FRAME_LINE = re.compile(
-    r"frame (\d+)\.(\d{9}) '([^']*)': inference ([\d.]+) ms, receive->publish ([\d.]+) ms"
+    r"frame (\d+)\.(\d{9}) '([^']*)': inference ([\d.]+) ms, receive->publish ([\d.]+) ms, "
+    r"(\d+) persons; steps \(ms\): ([^\n]*)"
 )
+DEPTH_FRAME = "camera_depth_optical"
+K_640 = [525.0, 0.0, 319.5, 0.0, 525.0, 239.5, 0.0, 0.0, 1.0]  # a RealSense-like 640x480 K
 
 
 def _frame(width: int = 640, height: int = 480) -> np.ndarray:
@@ -51,12 +60,49 @@ def _frame(width: int = 640, height: int = 480) -> np.ndarray:
     return np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
 
 
-def _plan(path: Path, image: np.ndarray, count: int, prefix: str) -> Path:
+def _ramp_depth(width: int = 640, height: int = 480) -> np.ndarray:
+    """16UC1 millimetres: 8 m at the top row to 1.5 m at the bottom (a floor seen from above)."""
+    rows = np.linspace(8000, 1500, height, dtype=np.float64)
+    return np.repeat(rows[:, None], width, axis=1).astype("<u2")
+
+
+def _plan(path: Path, image: np.ndarray, count: int, prefix: str, depth: bool) -> Path:
+    """Colour frames (stamped when sent); with `depth`, each preceded by its depth image (also
+    stamped when sent, a fraction of a millisecond earlier: well within depth_sync_tolerance)."""
     h, w = image.shape[:2]
     entry = dict(type="raw", height=h, width=w, encoding="bgr8", step=w * 3, data=image.tobytes())
+    plan = []
+    if depth:
+        ramp = _ramp_depth(w, h)
+        plan.append(
+            dict(type="camera_info", k=K_640, width=w, height=h, frame_id=DEPTH_FRAME, sleep_after=0.5)
+        )
+        depth_entry = dict(
+            type="depth",
+            height=h,
+            width=w,
+            encoding="16UC1",
+            step=w * 2,
+            data=ramp.tobytes(),
+            frame_id=DEPTH_FRAME,
+        )
+    for i in range(count):
+        if depth:
+            plan.append(depth_entry)
+        plan.append(dict(entry, frame_id=f"{prefix}{i:05d}"))
     with open(path, "wb") as f:
-        pickle.dump([dict(entry, frame_id=f"{prefix}{i:05d}") for i in range(count)], f)
+        pickle.dump(plan, f)
     return path
+
+
+def _step_times(log: str) -> dict[str, dict[str, float]]:
+    """Per step: p50/p95 of its time per frame (ms), from the node's debug lines."""
+    times: dict[str, list[float]] = {}
+    for match in FRAME_LINE.finditer(log):
+        for part in match.group(7).split(", "):
+            name, ms = part.rsplit(" ", 1)
+            times.setdefault(name, []).append(float(ms))
+    return {name: _pct(values) for name, values in times.items()}
 
 
 def _rss_mb(pid: int) -> float:
@@ -115,6 +161,8 @@ def main() -> int:
     parser.add_argument("--overhead-frames", type=int, default=150)
     parser.add_argument("--stream-frames", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=30.0)
+    parser.add_argument("--depth", action="store_true", help="use_depth with a 640x480 16UC1 depth stream")
+    parser.add_argument("--threshold", type=float, default=0.3, help="the node's score_threshold")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_node_"))
@@ -138,7 +186,9 @@ def main() -> int:
             "-p",
             f"input_size:={args.input_size}",
             "-p",
-            "score_threshold:=0.3",
+            f"score_threshold:={args.threshold}",
+            "-p",
+            f"use_depth:={str(args.depth).lower()}",
             "--log-level",
             "centerpose:=debug",
         ],
@@ -153,7 +203,11 @@ def main() -> int:
         stderr=subprocess.DEVNULL,
     )
     image = _frame()
-    result: dict = {"image": f"{image.shape[1]}x{image.shape[0]} bgr8", "input_size": args.input_size}
+    result: dict = {
+        "image": f"{image.shape[1]}x{image.shape[0]} bgr8",
+        "input_size": args.input_size,
+        "depth": "640x480 16UC1" if args.depth else None,
+    }
     try:
         deadline = time.monotonic() + 300
         while "ready:" not in node_log.read_text():
@@ -170,7 +224,7 @@ def main() -> int:
                 sys.executable,
                 str(PEER),
                 "publish",
-                str(_plan(tmp / "p1.pkl", image, args.overhead_frames, "ovh_")),
+                str(_plan(tmp / "p1.pkl", image, args.overhead_frames, "ovh_", args.depth)),
                 "--lockstep",
                 "--stamp-now",
                 "--times",
@@ -209,7 +263,7 @@ def main() -> int:
                 sys.executable,
                 str(PEER),
                 "publish",
-                str(_plan(tmp / "p2.pkl", image, args.stream_frames, "str_")),
+                str(_plan(tmp / "p2.pkl", image, args.stream_frames, "str_", args.depth)),
                 "--rate",
                 str(args.rate),
                 "--stamp-now",
@@ -260,6 +314,15 @@ def main() -> int:
             "rss_mb_after_100_frames": None if rss_100 is None else round(rss_100, 1),
             "rss_mb_after_all_frames": round(rss_end, 1),
             "rss_growth_percent": None if rss_100 is None else round(100 * (rss_end - rss_100) / rss_100, 2),
+        }
+        log = node_log.read_text()
+        result["persons_per_frame"] = _pct([int(m.group(6)) for m in FRAME_LINE.finditer(log)])
+        result["step_ms"] = _step_times(log)
+        diagnostics = _diagnostics(rec_out)
+        result["node_diagnostics"] = {
+            key: value
+            for key, value in diagnostics.items()
+            if key.startswith(("depth_", "tracks_", "tracking_"))
         }
     finally:
         for proc in (recorder, node):

@@ -1,10 +1,12 @@
 """Record the pose node's output: /pose/detections -> JSON lines, /pose/image_annotated -> MP4.
 
-    python -m centerpose_ros.recorder --out demo_out [--fps 10]
+    python -m centerpose_ros.recorder --out demo_out [--fps 10] [--depth]
 
 Writes OUT/detections.jsonl (one PersonPoseArray per line as in `msg_to_dict`, plus the
-receive wall time `t_recv`), OUT/annotated.mp4, and on exit (SIGINT/SIGTERM) OUT/recorder_summary.json
-with the message counts and the node's last /diagnostics values.
+receive wall time `t_recv`), OUT/annotated.mp4, with --depth OUT/detections_3d.jsonl (one
+PersonPose3DArray per line as in `msg3d_to_dict`; NaN where a value is unknown), and on exit
+(SIGINT/SIGTERM) OUT/recorder_summary.json with the message counts and the node's last
+/diagnostics values.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 import rclpy
-from centerpose_msgs.msg import PersonPoseArray
+from centerpose_msgs.msg import PersonPose3DArray, PersonPoseArray
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -29,21 +31,27 @@ from sensor_msgs.msg import Image
 
 from centerpose_ros.image_conversion import ImageConversionError, image_to_bgr
 from centerpose_ros.messages import msg_to_dict
+from centerpose_ros.messages_3d import msg3d_to_dict
 
 
 class Recorder:
-    def __init__(self, node: Node, out: Path, fps: float) -> None:
+    def __init__(self, node: Node, out: Path, fps: float, depth: bool = False) -> None:
         self.out, self.fps = out, fps
         self.detections_file = open(out / "detections.jsonl", "w", buffering=1)  # noqa: SIM115 - closed in close()
+        self.detections_3d_file = open(out / "detections_3d.jsonl", "w", buffering=1) if depth else None  # noqa: SIM115
         self.video: cv2.VideoWriter | None = None
         self.video_size: tuple[int, int] | None = None
-        self.detections = self.annotated = 0
+        self.detections = self.annotated = self.detections_3d = 0
         self.diagnostics: dict[str, str] = {}
         self.lock = threading.Lock()
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         node.create_subscription(PersonPoseArray, "/pose/detections", self.on_detections, reliable)
         node.create_subscription(Image, "/pose/image_annotated", self.on_annotated, QoSProfile(depth=5))
         node.create_subscription(DiagnosticArray, "/diagnostics", self.on_diagnostics, reliable)
+        if depth:
+            node.create_subscription(
+                PersonPose3DArray, "/pose/detections_3d", self.on_detections_3d, reliable
+            )
 
     def on_detections(self, msg: PersonPoseArray) -> None:
         record = msg_to_dict(msg)
@@ -51,6 +59,13 @@ class Recorder:
         with self.lock:
             self.detections_file.write(json.dumps(record) + "\n")
             self.detections += 1
+
+    def on_detections_3d(self, msg: PersonPose3DArray) -> None:
+        record = msg3d_to_dict(msg)
+        record["t_recv"] = time.time()
+        with self.lock:
+            self.detections_3d_file.write(json.dumps(record) + "\n")
+            self.detections_3d += 1
 
     def on_annotated(self, msg: Image) -> None:
         try:
@@ -76,10 +91,13 @@ class Recorder:
     def close(self) -> dict[str, Any]:
         with self.lock:
             self.detections_file.close()
+            if self.detections_3d_file is not None:
+                self.detections_3d_file.close()
             if self.video is not None:
                 self.video.release()
             summary = {
                 "detections": self.detections,
+                "detections_3d": self.detections_3d,
                 "annotated_frames": self.annotated,
                 "node_diagnostics": self.diagnostics,
             }
@@ -91,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("demo_out"))
     parser.add_argument("--fps", type=float, default=10.0, help="frame rate written into annotated.mp4")
+    parser.add_argument("--depth", action="store_true", help="also record /pose/detections_3d")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -99,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     node = Node("pose_recorder")
-    recorder = Recorder(node, args.out, args.fps)
+    recorder = Recorder(node, args.out, args.fps, depth=args.depth)
     executor = rclpy.executors.SingleThreadedExecutor()
     executor.add_node(node)
     ready = False

@@ -1,10 +1,13 @@
 """Start-up behaviour of `centerpose-ros` as a real process: clear one-line errors and exit code 2
-for a missing / corrupt model or an invalid parameter; `--help`; config/pose.yaml in step with the code."""
+for a missing / corrupt model or an invalid parameter; `--help`; config/pose.yaml and the README's
+parameter table in step with the code."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -57,6 +60,8 @@ def test_empty_model_path_names_the_parameter() -> None:
         ("image_reliability:=sometimes", ("image_reliability", "reliable, best_effort")),
         ("score_threshold:=1.5", ("score_threshold", "1.5")),
         ("score_threshold:=2", ("score_threshold", "<= 1.0")),  # an integer: checked by the node itself
+        ("tracking_low_score_threshold:=0.9", ("'tracking_low_score_threshold'", "must not exceed")),
+        ("depth_window:=4", ("'depth_window'", "odd")),
     ],
 )
 def test_invalid_parameter_value_names_the_parameter(
@@ -77,3 +82,32 @@ def test_params_file_defaults_equal_the_declared_defaults() -> None:
     with open(PARAMS_FILE) as f:
         values = yaml.safe_load(f)["/**"]["ros__parameters"]
     assert values == {spec.name: spec.default for spec in PARAM_SPECS}
+
+
+def test_depth_sync_message_filters_without_message_filters_names_the_parameter(
+    random_checkpoint: Path,
+) -> None:
+    result = run_node(
+        f"model_path:={random_checkpoint}", "backend:=torch", "use_depth:=true", "depth_sync:=message_filters"
+    )
+    assert_one_line_error(result, "depth_sync", "message_filters", "builtin")
+
+
+def _yaml_text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def test_readme_parameter_table_lists_every_parameter_with_its_default() -> None:
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("### Parameters (`config/pose.yaml`") :]
+    section = section[: section.index("\n\n", section.index("|---|"))]
+    table = {}
+    for row in (line for line in section.splitlines() if line.startswith("| `")):
+        names_cell, default_cell = (cell.strip() for cell in row.strip("|").split("|")[:2])
+        names = re.findall(r"`([^`]+)`", names_cell)
+        defaults = [d.strip().strip("`") for d in default_cell.split(",")]
+        table.update(zip(names, defaults * len(names) if len(defaults) == 1 else defaults, strict=True))
+    assert set(table) == {spec.name for spec in PARAM_SPECS}, "README parameter table vs PARAM_SPECS"
+    for spec in PARAM_SPECS:
+        expected = "(required)" if spec.name == "model_path" else _yaml_text(spec.default)
+        assert table[spec.name] == expected, f"README default of {spec.name}"
