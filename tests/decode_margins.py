@@ -225,4 +225,6 @@ def assert_leading_persons_found(
 
         partners = [got for got in candidates if fits(got)]
         assert partners, f"reference person (score {ref.score:.4f}, box {ref.bbox}) has no partner"
-        candidates.remove(min(partners, key=lambda got: abs(got.score - ref.score)))
+        best = min(partners, key=lambda got: abs(got.score - ref.score))
+        # By identity: Person holds arrays, so list.remove's == on another Person is ambiguous.
+        candidates = [got for got in candidates if got is not best]

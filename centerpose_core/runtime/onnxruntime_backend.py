@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from centerpose_core.constants import HEAD_NAMES
-from centerpose_core.export.onnx_checks import check_pose_onnx, uses_deform_conv
+from centerpose_core.export.onnx_checks import check_onnx_takes, uses_deform_conv
+from centerpose_core.input_shape import InputShape
 from centerpose_core.model_formats import ONNX, model_format
 
 
@@ -24,7 +25,9 @@ class OnnxRuntimeBackend:
         path: the .onnx file.
         device: 'cpu' (CPU provider) or 'cuda[:i]' (CUDA provider when the installed onnxruntime
             has it; decode then runs on that GPU too).
-        input_size: expected input side; checked against the file.
+        input_size: the Predictor's input (a square side, or an `InputShape` for a rectangle or a
+            fitted input, which needs a file exported with dynamic height and width); checked
+            against the file.
         num_threads: intra-op threads (None: onnxruntime's default, one per core).
         providers: explicit provider list, e.g. ['TensorrtExecutionProvider', 'CUDAExecutionProvider'];
             names get their options from `provider_options` (a (name, options) tuple is kept as is).
@@ -39,7 +42,7 @@ class OnnxRuntimeBackend:
         path: str | Path,
         *,
         device: str = "cpu",
-        input_size: int | None = None,
+        input_size: int | InputShape | None = None,
         num_threads: int | None = None,
         providers: list[str] | None = None,
         optimization: str = "all",
@@ -50,7 +53,7 @@ class OnnxRuntimeBackend:
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"ONNX model not found: {self.path}")
-        self.input_size, self.dynamic_batch = check_pose_onnx(self.path, input_size)
+        self.input = check_onnx_takes(self.path, input_size)
         _require_deform_conv_support(self.path, ort.__version__)
         levels = {
             "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
@@ -80,12 +83,12 @@ class OnnxRuntimeBackend:
 
     def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
-        if batch.ndim != 4 or batch.shape[1:] != (3, self.input_size, self.input_size):
+        if batch.ndim != 4 or batch.shape[1] != 3 or not self.input.accepts(*batch.shape[2:]):
             raise ValueError(
-                f"{self.path}: input batch of shape {batch.shape}, expected (B, 3, {self.input_size}, "
-                f"{self.input_size})"
+                f"{self.path}: input batch of shape {batch.shape}, expected (B, 3, H, W) with "
+                f"{self.input.describe()}"
             )
-        if self.dynamic_batch or batch.shape[0] == 1:
+        if self.input.dynamic_batch or batch.shape[0] == 1:
             outputs = self.session.run(list(HEAD_NAMES), {self.input_name: batch})
         else:  # a batch-1 file runs a larger batch (e.g. flip test) one image at a time
             runs = [
@@ -164,7 +167,7 @@ def make_onnxruntime_backend(
     model: str | Path | nn.Module,
     *,
     device: str = "cpu",
-    input_size: int = 512,
+    input_size: int | InputShape = 512,
     dcn: str = "native",
     cache_dir: str | Path | None = None,
     num_threads: int | None = None,
@@ -174,14 +177,14 @@ def make_onnxruntime_backend(
 ) -> OnnxRuntimeBackend:
     """An ONNX file runs as is; a checkpoint or an nn.Module is exported (cached) on first use.
 
-    `dcn` and `cache_dir` choose the export (`export.cache.cached_onnx`); the other options are
-    `OnnxRuntimeBackend`'s.
+    `dcn` and `cache_dir` choose the export (`export.cache.cached_onnx`; dynamic height and width
+    when the input is not a fixed square); the other options are `OnnxRuntimeBackend`'s.
     """
     if model_format(model) != ONNX:
         from centerpose_core.export.cache import cached_onnx
-        from centerpose_core.export.options import ExportOptions
+        from centerpose_core.export.options import export_options_for
 
-        model = cached_onnx(model, ExportOptions(size=input_size, dcn=dcn, batch="dynamic"), cache_dir)
+        model = cached_onnx(model, export_options_for(input_size, dcn), cache_dir)
     return OnnxRuntimeBackend(
         model,
         device=device,

@@ -89,7 +89,10 @@ class Predictor:
         if top_k <= 0:
             raise ValueError(f"top_k must be positive, got {top_k}")
         square = self.input_shape.fixed_square
-        self.input_size: InputSize = square or (self.input_shape.width, self.input_shape.height)
+        shape = self.input_shape  # input_size as given: a side (the longer one when fitted) or (W, H)
+        self.input_size: InputSize = (
+            shape.long_side if shape.fit_aspect or square else (shape.width, shape.height)
+        )
         self.flip_test = flip_test
         self.top_k = top_k
         self.backend: Backend = make_backend(

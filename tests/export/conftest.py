@@ -52,3 +52,22 @@ def real_images(shared_data) -> list[np.ndarray]:
     paths = sorted((shared_data / "coco_mini" / "images").glob("*.jpg"))
     paths += sorted((shared_data / "ochuman_mini" / "images").glob("*.jpg"))[:1]
     return [center_square(cv2.imread(str(p))) for p in paths]
+
+
+@pytest.fixture(scope="session")
+def native_dynamic_onnx(checkpoint, onnx_cache) -> Path:
+    """Native DeformConv with dynamic batch, height and width (camera-shaped input)."""
+    options = ExportOptions(size=SIZE, dcn="native", batch="dynamic", hw="dynamic")
+    return cached_onnx(checkpoint, options, onnx_cache)
+
+
+@pytest.fixture(scope="session")
+def decomposed_dynamic_onnx(checkpoint, onnx_cache) -> Path:
+    options = ExportOptions(size=SIZE, dcn="decomposed", batch="dynamic", hw="dynamic")
+    return cached_onnx(checkpoint, options, onnx_cache)
+
+
+@pytest.fixture(scope="session")
+def frame(shared_data) -> np.ndarray:
+    """A real 640x480 (4:3) camera frame."""
+    return cv2.imread(str(shared_data / "media" / "basketball1.png"))
