@@ -210,8 +210,8 @@ def _build(trt, onnx_path: Path, options: BuildOptions, input_size: int, device:
         if pinned:
             config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
             LOG.info("kept %d DCN sampling / DeformConv layers in FP32", pinned)
-    if weak and options.precision == "int8":
-        config.set_flag(trt.BuilderFlag.INT8)  # Q/DQ scales or the calibrator's
+    if weak and (options.precision == "int8" or quantized):
+        config.set_flag(trt.BuilderFlag.INT8)  # a Q/DQ file's scales, or the calibrator's
         if not quantized:
             _attach_calibrator(trt, builder, config, input_tensor, onnx_path, options, input_size, device)
     engine = builder.build_serialized_network(network, config)

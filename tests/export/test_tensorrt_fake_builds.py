@@ -119,6 +119,15 @@ def test_tensorrt_11_int8_builds_a_symmetric_qdq_file_as_it_is(monkeypatch, tmp_
     assert record.network_flags == [1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)]
 
 
+def test_a_qdq_file_on_tensorrt_10_builds_int8_without_a_calibrator(monkeypatch, tmp_path):
+    _, record, _ = install_fake_tensorrt(monkeypatch, "10.3.0")
+    qdq = _qdq_model(tmp_path / "qdq.onnx")
+    build_engine_bytes(qdq, BuildOptions(precision="fp16"), 32, "cuda")  # the file carries INT8
+    (config,) = record.configs
+    assert _flag_names(config) == {"FP16", "INT8"} and config.int8_calibrator is None
+    assert record.calibration_batches == 0
+
+
 @pytest.mark.parametrize(
     ("zero_point_type", "zero_point", "problem"),
     [(TensorProto.UINT8, 128, "UINT8 quantization"), (TensorProto.INT8, 3, "asymmetric quantization")],
