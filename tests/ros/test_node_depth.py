@@ -116,7 +116,7 @@ class Rig:
     node: Proc
     records: Path
     stamp_s: float = 2000.0
-    no_info: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None  # fixture phase records
+    no_info: tuple[list, list, dict] | None = None  # fixture phase: 2D records, 3D records, diagnostics
 
     def next_stamp(self, step_s: float = 0.1) -> tuple[int, int]:
         self.stamp_s += step_s
@@ -198,7 +198,11 @@ def rig(tmp_path_factory: pytest.TempPathFactory, random_checkpoint: Path) -> It
         time.sleep(1.0)  # a 3D message, if one were published, would be in by now
         records = [r for r in rig.by_stamp("detections", [stamp]).values()]
         leaked = [r for r in rig.by_stamp("detections_3d", [stamp], timeout=0.1).values()]
-        rig.no_info = (records, leaked)
+        after = time.time()
+        status = wait_for_records(
+            rig.records, lambda r: r["topic"] == "diagnostics" and r["t_recv"] > after, 1, 10
+        )
+        rig.no_info = (records, leaked, status[-1] if status else {})
         yield rig
     finally:
         stop_rig(rig)
@@ -227,11 +231,12 @@ def test_ready_line_names_the_pairing(rig: Rig, mf_rig: Rig) -> None:
 
 
 def test_missing_camera_info_gives_2d_only_and_a_warning(rig: Rig) -> None:
-    detections, leaked = rig.no_info
+    detections, leaked, status = rig.no_info
     assert len(detections) == 1 and len(detections[0]["persons"]) == MAX_PERSONS, "2D output as usual"
     assert leaked == [], "no 3D without camera_info"
     assert "no depth camera_info received on '/depth/camera_info' yet: 2D output only" in rig.node.log()
-    assert int(latest_diagnostics(rig.records, after=0)["depth_no_camera_info"]) >= 1
+    assert status["level"] == 1 and "no depth camera_info received" in status["message"], "WARN status"
+    assert int(status["values"]["depth_no_camera_info"]) == 1
 
 
 def test_plane_depth_gives_hand_computed_3d_with_the_2d_ids(rig: Rig) -> None:
