@@ -40,6 +40,7 @@ setup(
     extras_require={
         "train": ["pycocotools", "tensorboard"],
         "export": ["onnx", "onnxscript", "onnxruntime>=1.25"],
+        "openvino": ["openvino"],
     },
     entry_points={
         "console_scripts": [

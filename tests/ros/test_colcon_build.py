@@ -56,6 +56,7 @@ OPTIONAL_IMPORTS = {
     "torch2trt": "torch2trt backend, used when installed",
     "cv_bridge": "used when present, the node converts images itself otherwise",
     "pycocotools": "training and `centerpose eval` only (pip extra [train])",
+    "openvino": "OpenVINO backend, used when installed (pip extra [openvino]); no rosdep key",
 }
 
 
