@@ -118,17 +118,19 @@ class PoseTracker:
         """ByteTrack's three matching stages; returns each detection's track row (-1: none)."""
         cfg = self.config
         states = [t.state for t in self._tracks]
-        confirmed = np.array([i for i, s in enumerate(states) if s is not TrackState.TENTATIVE], np.intp)
-        tentative = np.array([i for i, s in enumerate(states) if s is TrackState.TENTATIVE], np.intp)
-        high = np.flatnonzero(scores >= cfg.high_score_threshold)
-        low = np.flatnonzero((scores >= cfg.low_score_threshold) & (scores < cfg.high_score_threshold))
+        tentative_mask = np.array([s is TrackState.TENTATIVE for s in states], dtype=bool)
+        tracked_mask = np.array([s is TrackState.TRACKED for s in states], dtype=bool)
+        confirmed, tentative = np.flatnonzero(~tentative_mask), np.flatnonzero(tentative_mask)
+        high_mask = scores >= cfg.high_score_threshold
+        high = np.flatnonzero(high_mask)
+        low = np.flatnonzero(~high_mask & (scores >= cfg.low_score_threshold))
         track_of_det = np.full(len(scores), -1, np.intp)
         # 1. high-score detections against every confirmed track, tracked or lost
         rows, cols = match(similarity[np.ix_(confirmed, high)], cfg.match_threshold)
         track_of_det[high[cols]] = confirmed[rows]
         # 2. low-score detections against the confirmed tracks left that were seen last frame
-        unmatched = np.setdiff1d(confirmed, confirmed[rows])
-        still_tracked = np.array([i for i in unmatched if states[i] is TrackState.TRACKED], np.intp)
+        tracked_mask[confirmed[rows]] = False
+        still_tracked = np.flatnonzero(tracked_mask)
         rows, cols = match(similarity[np.ix_(still_tracked, low)], cfg.low_match_threshold)
         track_of_det[low[cols]] = still_tracked[rows]
         # 3. high-score detections left against tentative tracks

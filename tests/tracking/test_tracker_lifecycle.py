@@ -165,6 +165,19 @@ def test_low_score_detections_keep_a_tracked_person_but_start_nothing():
     assert _ids(tracker.update([at(130.0, score=0.9)], 10 / FPS)) == [1]
 
 
+def test_a_track_matched_in_the_first_stage_is_not_offered_to_low_score_detections():
+    """One person, detected twice in a frame: once clearly, once as a faint duplicate. The clear
+    detection continues the track in the first stage; the duplicate must not take it over."""
+    tracker = PoseTracker(TrackerConfig(high_score_threshold=0.5, low_score_threshold=0.1))
+    for k in range(3):
+        out = tracker.update([at(100.0 + 3 * k, score=0.9)], k / FPS)
+    assert _ids(out) == [1]
+    duplicate = at(100.0 + 3 * 3 + 2.0, score=0.3)  # overlaps the prediction almost as well
+    out = tracker.update([duplicate, at(100.0 + 3 * 3, score=0.9)], 3 / FPS)
+    assert _ids(out) == [-1, 1]
+    assert [(t.id, t.state) for t in tracker.tracks] == [(1, TrackState.TRACKED)]
+
+
 def test_crossing_persons_with_identical_boxes_keep_ids_by_their_poses():
     """A walks right with arms up, B walks left with arms down; they meet, stand in the same box
     for five frames and walk on. Boxes alone cannot tell them apart while they stand (identical
