@@ -16,6 +16,7 @@ from centerpose_core.constants import HEAD_NAMES
 from centerpose_core.export.onnx_checks import check_onnx_takes, uses_deform_conv
 from centerpose_core.input_shape import InputShape
 from centerpose_core.model_formats import ONNX, model_format
+from centerpose_core.runtime.onnx_batches import run_heads_checked
 
 
 class OnnxRuntimeBackend:
@@ -82,20 +83,10 @@ class OnnxRuntimeBackend:
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
-        batch = np.ascontiguousarray(batch, dtype=np.float32)
-        if batch.ndim != 4 or batch.shape[1] != 3 or not self.input.accepts(*batch.shape[2:]):
-            raise ValueError(
-                f"{self.path}: input batch of shape {batch.shape}, expected (B, 3, H, W) with "
-                f"{self.input.describe()}"
-            )
-        if self.input.dynamic_batch or batch.shape[0] == 1:
-            outputs = self.session.run(list(HEAD_NAMES), {self.input_name: batch})
-        else:  # a batch-1 file runs a larger batch (e.g. flip test) one image at a time
-            runs = [
-                self.session.run(list(HEAD_NAMES), {self.input_name: batch[i : i + 1]})
-                for i in range(len(batch))
-            ]
-            outputs = [np.concatenate(parts, axis=0) for parts in zip(*runs)]
+        def run(images: np.ndarray) -> list[np.ndarray]:
+            return self.session.run(list(HEAD_NAMES), {self.input_name: images})
+
+        outputs = run_heads_checked(self.path, self.input, batch, run)
         return {name: torch.from_numpy(out).to(self.device) for name, out in zip(HEAD_NAMES, outputs)}
 
 

@@ -26,6 +26,7 @@ from centerpose_core.errors import import_optional
 from centerpose_core.export.onnx_checks import check_onnx_takes
 from centerpose_core.input_shape import InputShape
 from centerpose_core.model_formats import ONNX, model_format
+from centerpose_core.runtime.onnx_batches import run_heads_checked
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 _HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
@@ -163,17 +164,7 @@ class OpenVinoBackend:
         return [np.array(result[compiled.output(name)]) for name in HEAD_NAMES]
 
     def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
-        batch = np.ascontiguousarray(batch, dtype=np.float32)
-        if batch.ndim != 4 or batch.shape[1] != 3 or not self.input.accepts(*batch.shape[2:]):
-            raise ValueError(
-                f"{self.path}: input batch of shape {batch.shape}, expected (B, 3, H, W) with "
-                f"{self.input.describe()}"
-            )
-        if self.input.dynamic_batch or batch.shape[0] == 1:
-            outputs = self._run(batch)
-        else:  # a batch-1 file runs a larger batch (e.g. flip test) one image at a time
-            runs = [self._run(batch[i : i + 1]) for i in range(len(batch))]
-            outputs = [np.concatenate(parts, axis=0) for parts in zip(*runs)]
+        outputs = run_heads_checked(self.path, self.input, batch, self._run)
         return {name: torch.from_numpy(out) for name, out in zip(HEAD_NAMES, outputs)}
 
 
