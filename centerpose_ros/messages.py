@@ -50,11 +50,15 @@ def _person_to_msg(person: Person) -> PersonPose:
     return msg
 
 
+def header_to_dict(header: Any) -> dict[str, Any]:
+    """A std_msgs/Header as the `stamp` [sec, nanosec] and `frame_id` of the recorder's JSON lines."""
+    return {"stamp": [int(header.stamp.sec), int(header.stamp.nanosec)], "frame_id": header.frame_id}
+
+
 def msg_to_dict(msg: PersonPoseArray) -> dict[str, Any]:
     """A PersonPoseArray as plain JSON-ready data (recorder, tests), persons as DESIGN.md's predict JSON."""
     return {
-        "stamp": [int(msg.header.stamp.sec), int(msg.header.stamp.nanosec)],
-        "frame_id": msg.header.frame_id,
+        **header_to_dict(msg.header),
         "persons": [
             {
                 "id": int(p.id),

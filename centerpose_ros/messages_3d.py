@@ -21,7 +21,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from centerpose_core.constants import NUM_KEYPOINTS, SKELETON
 from centerpose_core.geometry import Person3D
-from centerpose_ros.messages import id_rgba
+from centerpose_ros.messages import header_to_dict, id_rgba
 
 MARKER_LIFETIME_S = 0.5  # old skeletons vanish when no newer frame replaces them
 JOINT_NS, SKELETON_NS, POSITION_NS = "centerpose3d/joints", "centerpose3d/skeleton", "centerpose3d/position"
@@ -57,8 +57,7 @@ def _person_to_msg(person: Person3D) -> PersonPose3D:
 def msg3d_to_dict(msg: PersonPose3DArray) -> dict[str, Any]:
     """A PersonPose3DArray as plain data (recorder, tests); NaN stays NaN (JSON writes NaN)."""
     return {
-        "stamp": [int(msg.header.stamp.sec), int(msg.header.stamp.nanosec)],
-        "frame_id": msg.header.frame_id,
+        **header_to_dict(msg.header),
         "persons": [
             {
                 "id": int(p.id),
