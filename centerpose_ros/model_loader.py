@@ -31,7 +31,9 @@ def load_predictor(params: NodeParameters) -> tuple[Predictor, str]:
         raise ModelLoadError(f"model_path '{params.model_path}': file not found")
     device = resolve_device(params.device)
     backend = params.backend
-    options = dict(device=device, input_size=params.input_size, flip_test=params.flip_test)
+    options = dict(
+        device=device, input_size=params.input_size, fit_aspect=params.fit_aspect, flip_test=params.flip_test
+    )
     try:
         predictor = Predictor(str(path), backend=backend, **options)
         predictor.predict(WARMUP_IMAGE)  # fail here, not on the first frame

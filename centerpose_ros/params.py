@@ -63,6 +63,14 @@ _NODE_SPECS: tuple[ParamSpec, ...] = (
         min_value=32,
         max_value=4096,
     ),
+    ParamSpec(
+        "fit_aspect",
+        False,
+        "Fit the network input to the camera image's aspect instead of a square: the longer side "
+        "input_size, the other rounded up to a multiple of 32 (640x480 -> 512x384), so no compute goes "
+        "into letterbox rows. Backends torch, onnxruntime, openvino.",
+        True,
+    ),
     ParamSpec("flip_test", False, "Average with the mirrored image (about 2x the inference time).", True),
     ParamSpec(
         "score_threshold",
@@ -180,6 +188,7 @@ class NodeParameters:
     backend: str
     device: str
     input_size: int
+    fit_aspect: bool
     flip_test: bool
     score_threshold: float
     keypoint_threshold: float

@@ -71,6 +71,7 @@ def test_structural_parameters_are_read_only_and_thresholds_dynamic() -> None:
         "backend",
         "device",
         "input_size",
+        "fit_aspect",
         "flip_test",
         "image_reliability",
         "use_compressed",
