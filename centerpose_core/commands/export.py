@@ -1,7 +1,9 @@
-"""`centerpose export`: checkpoint -> one ONNX file (native or decomposed DCN), optionally a TensorRT engine.
+"""`centerpose export`: checkpoint -> one ONNX file (native or decomposed DCN), optionally an INT8
+(QDQ) copy for CPU runtimes and a TensorRT engine.
 
 Prints what was written and the static TensorRT compatibility report, so the user learns here
-("needs TensorRT >= 10.1") rather than at engine build on the robot.
+("needs TensorRT >= 10.1") rather than at engine build on the robot. A calibration folder is
+checked (exists, has images, every image decodes) before the export starts.
 """
 
 from __future__ import annotations
@@ -12,13 +14,18 @@ from pathlib import Path
 
 from centerpose_core.export.options import (
     BATCH_MODES,
+    CALIBRATION_METHODS,
     DCN_FORMS,
     DECOMPOSED_OPSET,
+    DEFAULT_CALIBRATION_IMAGES,
     DYNAMIC_MAX_BATCH,
+    HW_MODES,
     NATIVE_OPSET,
     PRECISIONS,
+    QUANTIZE_MODES,
     BuildOptions,
     ExportOptions,
+    QuantizeOptions,
 )
 
 
@@ -41,6 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch", choices=BATCH_MODES, default=ExportOptions.batch, help="batch dimension")
     parser.add_argument(
+        "--hw",
+        choices=HW_MODES,
+        default=ExportOptions.hw,
+        help="input height/width: fixed (--size square) or dynamic (any multiples of 32: camera-shaped "
+        "input on ONNX Runtime / OpenVINO; TensorRT engines need fixed)",
+    )
+    parser.add_argument(
         "--opset",
         type=int,
         default=None,
@@ -58,7 +72,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--precision", choices=PRECISIONS, default=BuildOptions.precision, help="engine precision"
     )
-    parser.add_argument("--calib-dir", default=None, help="INT8: folder of calibration images")
+    parser.add_argument(
+        "--quantize",
+        choices=QUANTIZE_MODES,
+        default=None,
+        help="also write an INT8 copy for CPU runtimes (ONNX Runtime static QDQ quantization, weights per "
+        "channel; deformable convs and the heads' last convs stay fp32); needs --calib",
+    )
+    parser.add_argument(
+        "--int8-onnx", default=None, help="path of the INT8 copy (default: OUT.int8.onnx beside --onnx)"
+    )
+    parser.add_argument(
+        "--calib-images",
+        type=int,
+        default=DEFAULT_CALIBRATION_IMAGES,
+        help="INT8: calibrate on at most this many images of the folder (sorted by name)",
+    )
+    parser.add_argument(
+        "--calib-method",
+        choices=CALIBRATION_METHODS,
+        default="minmax",
+        help="INT8 (--quantize): activation range estimator",
+    )
+    parser.add_argument(
+        "--symmetric",
+        action="store_true",
+        help="INT8 (--quantize): signed activations with zero point 0, the Q/DQ form TensorRT takes "
+        "(default: unsigned activations with fitted zero points, better resolved on CPU runtimes)",
+    )
+    parser.add_argument(
+        "--calib-dir", "--calib", dest="calib_dir", default=None, help="INT8: folder of calibration images"
+    )
     parser.add_argument("--calib-cache", default=None, help="INT8: calibration table file (read/written)")
     parser.add_argument(
         "--device", default="cuda", help="GPU that builds the engine (cuda, cuda:1, ...); engines are per GPU"
@@ -80,14 +124,21 @@ def run(args: argparse.Namespace) -> int:
     if not checkpoint.is_file():
         raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
     options = ExportOptions(
-        size=args.size, dcn=args.dcn, batch=args.batch, opset=args.opset, external_data=args.external_data
+        size=args.size,
+        dcn=args.dcn,
+        batch=args.batch,
+        opset=args.opset,
+        external_data=args.external_data,
+        hw=args.hw,
     )
+    quantize = _quantize_options(args)  # a bad calibration folder fails here, before the export
     result = export_onnx(checkpoint, args.onnx, options)
     summary = {
         "onnx": str(result.path),
         "dcn": options.dcn,
         "size": options.size,
         "batch": options.batch,
+        "hw": options.hw,
         "opset": options.resolved_opset,
         "deform_convs": result.deform_convs,
         "bytes": result.path.stat().st_size,
@@ -101,6 +152,17 @@ def run(args: argparse.Namespace) -> int:
     if args.verify:
         summary["max_abs_diff"] = _verify(checkpoint, result.path, options.size)
         print("onnxruntime vs torch max|diff| per head: " + json.dumps(summary["max_abs_diff"]))
+    if quantize is not None:
+        from centerpose_core.export.quantize import quantize_onnx
+
+        int8_path = Path(args.int8_onnx) if args.int8_onnx else result.path.with_suffix(".int8.onnx")
+        quantized = quantize_onnx(result.path, int8_path, quantize)
+        summary["int8_onnx"] = str(quantized.path)
+        summary["calibration_images"] = quantized.calibration_images
+        print(
+            f"wrote {quantized.path} (INT8 QDQ, {quantized.calibration_images} calibration images, "
+            f"{len(quantized.fp32_nodes)} nodes kept fp32)"
+        )
     if args.engine:
         try:
             summary["engine"] = str(_build_engine(args, result.path))
@@ -112,6 +174,26 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2))
     return 0
+
+
+def _quantize_options(args: argparse.Namespace):
+    """The INT8 quantization asked for (None without --quantize), its calibration images checked."""
+    if args.quantize is None:
+        if args.int8_onnx or args.symmetric:
+            raise ValueError(f"{'--int8-onnx' if args.int8_onnx else '--symmetric'} needs --quantize int8")
+        return None
+    if not args.calib_dir:
+        raise ValueError("--quantize int8 needs --calib DIR (a folder of calibration images)")
+    from centerpose_core.export.quantize import check_calibration_folder
+
+    options = QuantizeOptions(
+        calibration_folder=args.calib_dir,
+        max_images=args.calib_images,
+        method=args.calib_method,
+        symmetric=args.symmetric,
+    )
+    check_calibration_folder(options)
+    return options
 
 
 def _verify(checkpoint: Path, onnx_path: Path, size: int) -> dict[str, float]:

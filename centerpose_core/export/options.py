@@ -17,6 +17,9 @@ DECOMPOSED_OPSET = 17  # the highest opset TensorRT 8.5 / 8.6 parse
 OPSET_RANGE = (17, 21)
 
 PRECISIONS = ("fp16", "fp32", "int8")
+QUANTIZE_MODES = ("int8",)  # ONNX Runtime static quantization for CPU runtimes (export.quantize)
+CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
+DEFAULT_CALIBRATION_IMAGES = 32
 DEFAULT_WORKSPACE_GIB = 2.0
 DYNAMIC_MAX_BATCH = 8  # engine optimisation profile of a dynamic-batch export
 
@@ -87,3 +90,32 @@ def export_options_for(input_size: int | InputShape, dcn: str = "native") -> Exp
     if isinstance(input_size, int):
         return ExportOptions(size=input_size, dcn=dcn, batch="dynamic")
     return ExportOptions(size=input_size.long_side, dcn=dcn, batch="dynamic", hw="dynamic")
+
+
+@dataclass(frozen=True)
+class QuantizeOptions:
+    """How to quantize: calibration folder, how many of its images, the range estimator, input size.
+
+    calibration_size: square side the calibration images are warped to (default: the file's
+    input, or the size a dynamic-shape file was exported at).
+    symmetric: activations as signed int8 with zero point 0 (the only Q/DQ form TensorRT takes)
+        instead of uint8 with a fitted zero point (the better-resolved form for CPU runtimes).
+    """
+
+    calibration_folder: str
+    max_images: int = DEFAULT_CALIBRATION_IMAGES
+    method: str = "minmax"
+    calibration_size: int | None = None
+    symmetric: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_images <= 0:
+            raise ValueError(f"calibration image count must be positive, got {self.max_images}")
+        if self.method not in CALIBRATION_METHODS:
+            raise ValueError(
+                f"calibration method must be one of {', '.join(CALIBRATION_METHODS)}, got {self.method!r}"
+            )
+        if self.calibration_size is not None and (self.calibration_size <= 0 or self.calibration_size % 32):
+            raise ValueError(
+                f"calibration size must be a positive multiple of 32, got {self.calibration_size}"
+            )

@@ -1,0 +1,191 @@
+"""INT8 static quantization of an exported centerpose ONNX file with ONNX Runtime (QDQ format).
+
+Weights: signed 8-bit, one scale per output channel. Activations: unsigned 8-bit (or, with
+`symmetric`, signed 8-bit with zero point 0 as TensorRT requires) with ranges measured on a
+folder of calibration images, pre-processed exactly as at inference
+(`affine.preprocess`). The result is an ordinary ONNX file with QuantizeLinear/DequantizeLinear
+pairs: ONNX Runtime fuses them into integer convolutions (VNNI / AMX where the CPU has them) and
+OpenVINO reads them as its own INT8 layers.
+
+What stays fp32, and why:
+  * the deformable convolutions (ONNX `DeformConv`; in the decomposed form its whole sampling
+    subgraph): their offsets are pixel coordinates, and no CPU runtime has an INT8 kernel for them;
+  * the last 1x1 convolution of each head: its outputs are the heatmap logits and the pixel
+    offsets (`hps`, up to tens of output pixels) that decode reads; 8 bits over that range would
+    cost most of a pixel;
+  * transposed convolutions (the fixed bilinear upsampling of the neck): ONNX Runtime has no INT8
+    kernel for them, so they would only add conversions.
+The 3x3 head convolutions, the backbone and the neck convolutions (the bulk of the ~80 GFLOP at
+512x512) run in INT8.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from centerpose_core.export.decomposed_dcn import FP32_NODE_PREFIX
+from centerpose_core.export.onnx_checks import inspect_pose_onnx
+from centerpose_core.export.onnx_export import METADATA_PREFIX, read_metadata
+from centerpose_core.export.options import QuantizeOptions
+from centerpose_core.export.tensorrt_calibrator import list_calibration_images
+from centerpose_core.image_io import read_image
+
+QUANTIZED_OP_TYPES = ("Conv", "Add", "Concat", "MaxPool", "Relu")
+
+
+@dataclass
+class QuantizeResult:
+    path: Path
+    calibration_images: int
+    quantized_nodes: int
+    fp32_nodes: list[str]
+
+
+def check_calibration_folder(options: QuantizeOptions) -> list[Path]:
+    """The calibration images to use: FileNotFoundError for a missing folder, ValueError for one
+    without images or with an image that does not decode (each naming the folder or the file)."""
+    paths = list_calibration_images(options.calibration_folder, options.max_images)
+    for path in paths:
+        read_image(path, "calibration image")
+    return paths
+
+
+class FolderCalibrationReader:
+    """ONNX Runtime's CalibrationDataReader over image files, one pre-processed image per batch.
+
+    Every file is read before calibration starts, so an unreadable image fails at once, naming it.
+    """
+
+    def __init__(self, paths: list[Path], input_name: str, size: int) -> None:
+        from centerpose_core.affine import preprocess
+
+        self.input_name = input_name
+        self.batches = [preprocess(read_image(path, "calibration image"), size)[0][None] for path in paths]
+        self._iterator: Iterator[np.ndarray] = iter(self.batches)
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        batch = next(self._iterator, None)
+        return None if batch is None else {self.input_name: batch}
+
+    def rewind(self) -> None:
+        self._iterator = iter(self.batches)
+
+
+def fp32_nodes(model: onnx.ModelProto) -> list[str]:
+    """Names of the nodes that stay fp32 (see the module docstring): DeformConv, the decomposed
+    DCN's sampling subgraph, and the convolutions that write the graph's outputs."""
+    outputs = {o.name for o in model.graph.output}
+    producers = {out: node for node in model.graph.node for out in node.output}
+    kept = []
+    for node in model.graph.node:
+        if node.op_type == "DeformConv" or node.name.startswith(FP32_NODE_PREFIX):
+            kept.append(node.name)
+    for name in outputs:  # the head's last conv, possibly behind an Identity
+        node = producers.get(name)
+        while node is not None and node.op_type == "Identity":
+            node = producers.get(node.input[0])
+        if node is not None and node.op_type == "Conv":
+            kept.append(node.name)
+    return kept
+
+
+def _name_unnamed_nodes(model: onnx.ModelProto) -> None:
+    """Exclusion lists go by node name: give every node one."""
+    taken = {node.name for node in model.graph.node if node.name}
+    for index, node in enumerate(model.graph.node):
+        if not node.name:
+            name = f"{node.op_type}_{index}"
+            while name in taken:
+                name += "_"
+            node.name = name
+            taken.add(name)
+
+
+def quantize_onnx(fp32_path: str | Path, out_path: str | Path, options: QuantizeOptions) -> QuantizeResult:
+    """Write an INT8 (QDQ) copy of the exported file `fp32_path` to `out_path`.
+
+    The calibration folder is checked first (missing, empty, unreadable image: an error naming
+    it), so nothing is written when calibration cannot run. The centerpose metadata is carried
+    over, with the quantization settings added under `quantization`.
+    """
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    fp32_path, out_path = Path(fp32_path), Path(out_path)
+    if not fp32_path.is_file():
+        raise FileNotFoundError(f"ONNX model not found: {fp32_path}")
+    if out_path.suffix != ".onnx":
+        raise ValueError(f"quantized output path must end with .onnx: {out_path}")
+    if out_path.resolve() == fp32_path.resolve():
+        raise ValueError(f"{out_path}: the quantized file must not overwrite its fp32 source")
+    info = inspect_pose_onnx(fp32_path)
+    metadata = read_metadata(fp32_path)
+    size = options.calibration_size or info.height or int(metadata.get("input_size", "512"))
+    paths = list_calibration_images(options.calibration_folder, options.max_images)
+    input_name = onnx.load(str(fp32_path), load_external_data=False).graph.input[0].name
+    reader = FolderCalibrationReader(paths, input_name, size)
+
+    methods = {
+        "minmax": CalibrationMethod.MinMax,
+        "percentile": CalibrationMethod.Percentile,
+        "entropy": CalibrationMethod.Entropy,
+    }
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="centerpose-quant-") as tmp:
+        prepared = Path(tmp) / "prepared.onnx"
+        # Shape inference + ORT's graph optimisations (BatchNorm folding) before quantization, as
+        # ONNX Runtime's quantization guide prescribes; symbolic inference does not know DeformConv.
+        quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+        prepared_model = onnx.load(str(prepared))
+        _name_unnamed_nodes(prepared_model)
+        onnx.save(prepared_model, str(prepared))
+        kept = fp32_nodes(prepared_model)
+        quantize_static(
+            str(prepared),
+            str(Path(tmp) / "quantized.onnx"),
+            reader,
+            quant_format=QuantFormat.QDQ,
+            op_types_to_quantize=list(QUANTIZED_OP_TYPES),
+            per_channel=True,
+            activation_type=QuantType.QInt8 if options.symmetric else QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=kept,
+            calibrate_method=methods[options.method],
+            extra_options={
+                "CalibMaxIntermediateOutputs": 8,
+                "ActivationSymmetric": options.symmetric,
+                "WeightSymmetric": True,
+            },
+        )
+        quantized = onnx.load(str(Path(tmp) / "quantized.onnx"))
+    _copy_metadata(quantized, metadata, options, len(paths))
+    onnx.checker.check_model(quantized)
+    from centerpose_core.atomic_write import atomic_path
+
+    with atomic_path(out_path) as tmp_out:
+        onnx.save(quantized, str(tmp_out))
+    quantized_nodes = sum(node.op_type == "DequantizeLinear" for node in quantized.graph.node)
+    return QuantizeResult(out_path, len(paths), quantized_nodes, kept)
+
+
+def _copy_metadata(
+    model: onnx.ModelProto, metadata: dict[str, str], options: QuantizeOptions, images: int
+) -> None:
+    settings = {
+        **asdict(options),
+        "calibration_images": images,
+        "format": "QDQ",
+        "weights": "int8 per channel",
+        "activations": "int8 symmetric" if options.symmetric else "uint8",
+    }
+    del model.metadata_props[:]
+    for key, value in {**metadata, "quantization": json.dumps(settings)}.items():
+        model.metadata_props.add(key=METADATA_PREFIX + key, value=value)
+    model.producer_name = "centerpose"

@@ -1,0 +1,199 @@
+"""INT8 static quantization (ONNX Runtime, QDQ): what is quantized and what stays fp32, that the file
+runs in ONNX Runtime and OpenVINO close to fp32, and errors that name a bad calibration folder.
+
+A seeded random network is not a trained one: its heads carry no structure, so INT8 noise is large
+relative to them (measured here: RMS error 0.15-0.27 of each head's spread; bf16 0.05-0.07) and
+its flat person scores reorder. The tests check the structure and that the error stays a fraction
+of the signal (a wrong scale or channel mapping gives an error of the order of the signal); the
+accuracy cost on a trained model is measured in keypoint AP (README, benchmarks/quant_accuracy.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import onnx
+import pytest
+from decode_margins import assert_leading_persons_found
+from onnx import numpy_helper
+
+from centerpose_core.export.onnx_export import read_metadata
+from centerpose_core.export.options import QuantizeOptions
+from centerpose_core.export.quantize import fp32_nodes, quantize_onnx
+from centerpose_core.export.tensorrt_qdq import qdq_problems
+from centerpose_core.runtime import Predictor
+
+SIZE = 128
+MAX_RELATIVE_RMS = 0.35  # measured 0.15-0.27 per head on the seeded net (ORT and OpenVINO)
+
+
+@pytest.fixture(scope="module")
+def calibration_folder(shared_data, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("calib")
+    for path in sorted((shared_data / "coco_mini" / "images").glob("*.jpg")):
+        cv2.imwrite(str(folder / f"{path.stem}.png"), cv2.imread(str(path)))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def int8_onnx(native_onnx, calibration_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("int8") / "seeded.int8.onnx"
+    result = quantize_onnx(native_onnx, out, QuantizeOptions(str(calibration_folder)))
+    assert result.path == out and result.calibration_images == 4
+    return out
+
+
+def real_image(folder):
+    return cv2.imread(str(sorted(folder.glob("*.png"))[0]))
+
+
+def _initializers(model):
+    return {init.name: init for init in model.graph.initializer}
+
+
+def test_convolutions_are_int8_per_channel_except_the_fp32_ones(int8_onnx, native_onnx):
+    model = onnx.load(str(int8_onnx))
+    inits = _initializers(model)
+    producers = {out: node for node in model.graph.node for out in node.output}
+    kept = set(fp32_nodes(onnx.load(str(native_onnx))))
+    heads = {producers[o.name].name for o in model.graph.output}
+    assert len(heads) == 6 and heads <= kept  # the heads' last convs write the outputs, in fp32
+    quantized = 0
+    for node in model.graph.node:
+        if node.op_type not in ("Conv", "DeformConv"):
+            continue
+        weight = producers.get(node.input[1])
+        if node.op_type == "DeformConv" or node.name in heads:
+            assert weight is None and node.input[1] in inits, f"{node.name} should keep fp32 weights"
+            continue
+        assert weight is not None and weight.op_type == "DequantizeLinear", node.name
+        scale = numpy_helper.to_array(inits[weight.input[1]])
+        kernel = numpy_helper.to_array(inits[weight.input[0]])
+        axis = next((a.i for a in weight.attribute if a.name == "axis"), 1)
+        assert kernel.dtype == np.int8 and axis == 0 and scale.shape == (kernel.shape[0],), node.name
+        quantized += 1
+    assert quantized == 65 - 6  # every other convolution of DLA-34 + neck + heads
+
+
+def test_metadata_is_carried_with_the_quantization_settings(int8_onnx, native_onnx, calibration_folder):
+    fp32, int8 = read_metadata(native_onnx), read_metadata(int8_onnx)
+    assert {k: v for k, v in int8.items() if k != "quantization"} == fp32
+    settings = json.loads(int8["quantization"])
+    assert settings["calibration_folder"] == str(calibration_folder)
+    assert settings["calibration_images"] == 4 and settings["format"] == "QDQ"
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_int8_heads_and_leading_persons_stay_close_to_fp32(backend, int8_onnx, pose_model, real_images):
+    reference = Predictor(pose_model, input_size=SIZE)
+    candidate = Predictor(int8_onnx, backend=backend, input_size=SIZE)
+    expected, got = reference.head_maps(real_images), candidate.head_maps(real_images)
+    for name, value in expected.items():
+        rms = float((got[name] - value).pow(2).mean().sqrt() / value.std())
+        assert rms <= MAX_RELATIVE_RMS, f"{backend} {name}: RMS error {rms:.3f} of the head's spread"
+    # The one person that stands clear of the others (0.51 vs 0.31 on the first image) is found.
+    image = real_images[0]
+    assert_leading_persons_found(
+        reference.predict(image),
+        candidate.predict(image),
+        score_tolerance=0.05,
+        cell=max(image.shape[:2]) / (SIZE // 4),
+        leading=1,
+    )
+
+
+def test_decomposed_form_keeps_its_sampling_subgraph_fp32(decomposed_onnx, calibration_folder, tmp_path):
+    out = tmp_path / "decomposed.int8.onnx"
+    result = quantize_onnx(decomposed_onnx, out, QuantizeOptions(str(calibration_folder), max_images=2))
+    model = onnx.load(str(out))
+    sampling = [n for n in model.graph.node if n.name.startswith("dcn_fp32_sampling/")]
+    assert sampling and result.calibration_images == 2
+    # Offsets enter as dequantized floats; from there on coordinates are never re-quantized.
+    inside = {o for n in sampling for o in n.output}
+    quantized_inputs = {n.input[0] for n in model.graph.node if n.op_type == "QuantizeLinear"}
+    assert not inside & quantized_inputs
+    assert (
+        len(Predictor(out, backend="onnxruntime", input_size=SIZE).predict(real_image(calibration_folder)))
+        == 100
+    )
+
+
+def test_bad_calibration_folders_are_named(native_onnx, tmp_path):
+    out = tmp_path / "never.int8.onnx"
+    with pytest.raises(FileNotFoundError, match=r"calibration folder not found: .*missing"):
+        quantize_onnx(native_onnx, out, QuantizeOptions(str(tmp_path / "missing")))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no images here")
+    with pytest.raises(ValueError, match=r"calibration folder .*empty has no images"):
+        quantize_onnx(native_onnx, out, QuantizeOptions(str(empty)))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "frame.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(ValueError, match=r"frame\.jpg: image could not be decoded \(calibration image\)"):
+        quantize_onnx(native_onnx, out, QuantizeOptions(str(broken)))
+    assert not out.exists()
+    with pytest.raises(ValueError, match="calibration method must be one of minmax"):
+        QuantizeOptions(str(empty), method="mse")
+
+
+def _cli(capsys, *args) -> tuple[int, str]:
+    """`centerpose export ...` in this process (the command's imports are already loaded)."""
+    from centerpose_core.cli import main
+
+    code = main(["export", *map(str, args)])
+    return code, capsys.readouterr().err
+
+
+def test_cli_refuses_a_bad_calibration_folder_before_exporting(checkpoint, tmp_path, capsys):
+    out = tmp_path / "model.onnx"
+    for extra, message in (
+        ([], "--quantize int8 needs --calib DIR"),
+        (["--calib", tmp_path / "nowhere"], "calibration folder not found"),
+    ):
+        code, err = _cli(
+            capsys, "--model", checkpoint, "--onnx", out, "--size", 64, "--quantize", "int8", *extra
+        )
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and message in lines[0], err
+        assert not out.exists()  # refused before the export
+    code, err = _cli(capsys, "--model", checkpoint, "--onnx", out, "--symmetric")
+    assert code == 2 and "--symmetric needs --quantize int8" in err and not out.exists()
+
+
+def test_uint8_activations_are_named_as_unfit_for_tensorrt(int8_onnx):
+    assert qdq_problems(int8_onnx) == ["UINT8 quantization (TensorRT takes INT8 only)"]
+
+
+def test_cli_writes_the_fp32_and_a_symmetric_int8_file(
+    checkpoint, pose_model, calibration_folder, tmp_path, capsys
+):
+    """--symmetric: signed activations with zero point 0, the only Q/DQ form TensorRT takes; the file
+    still runs on ONNX Runtime with camera-shaped input, close to torch."""
+    out = tmp_path / "model.onnx"
+    code, err = _cli(
+        capsys, "--model", checkpoint, "--onnx", out, "--size", 64, "--hw", "dynamic",
+        "--quantize", "int8", "--symmetric", "--calib", calibration_folder, "--calib-images", 2,
+        "--json", tmp_path / "s.json",
+    )  # fmt: skip
+    assert code == 0, err
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["int8_onnx"] == str(tmp_path / "model.int8.onnx") and summary["calibration_images"] == 2
+    model = onnx.load(summary["int8_onnx"])
+    inits = _initializers(model)
+    zero_points = [
+        numpy_helper.to_array(inits[n.input[2]]) for n in model.graph.node if n.op_type == "QuantizeLinear"
+    ]
+    assert zero_points and all(z.dtype == np.int8 and not z.any() for z in zero_points)
+    assert qdq_problems(model) == []
+    assert json.loads(read_metadata(summary["int8_onnx"])["quantization"])["activations"] == "int8 symmetric"
+    image = real_image(calibration_folder)
+    reference = Predictor(pose_model, input_size=64, fit_aspect=True)
+    candidate = Predictor(summary["int8_onnx"], backend="onnxruntime", input_size=64, fit_aspect=True)
+    expected, got = reference.head_maps([image]), candidate.head_maps([image])
+    for name, value in expected.items():
+        rms = float((got[name] - value).pow(2).mean().sqrt() / value.std())
+        assert rms <= MAX_RELATIVE_RMS, f"symmetric {name}: RMS error {rms:.3f} of the head's spread"
+    assert len(candidate.predict(image)) == 100
