@@ -21,7 +21,8 @@ def add_model_arguments(
     size_flag: str = "--input-size",
     random_weights: bool = False,
 ) -> None:
-    """--model, --backend, --device, the input size and --flip (and --random-weights when offered)."""
+    """--model, --backend, --device, the input size, --fit-aspect and --flip (and --random-weights
+    when offered)."""
     parser.add_argument(
         "--model",
         required=require_model and not random_weights,
@@ -44,6 +45,12 @@ def add_model_arguments(
         type=int,
         default=DEFAULT_INPUT_SIZE,
         help="network input side (multiple of 32)",
+    )
+    parser.add_argument(
+        "--fit-aspect",
+        action="store_true",
+        help="network input fitted to each image's aspect, the longer side the input size "
+        "(640x480 at 512: 512x384; torch, onnxruntime, openvino backends)",
     )
     parser.add_argument("--flip", action="store_true", help="flip test: average with the mirrored image")
 
@@ -70,6 +77,7 @@ def build_predictor(args: argparse.Namespace, **options) -> Predictor:
         backend=args.backend,
         device=args.device,
         input_size=args.input_size,
+        fit_aspect=args.fit_aspect,
         flip_test=args.flip,
         **options,
     )

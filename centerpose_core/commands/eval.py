@@ -22,9 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from centerpose_core.commands.common import build_predictor
     from centerpose_core.errors import UserError
     from centerpose_core.model.checkpoint import CheckpointError
-    from centerpose_core.train.evaluate import SUMMARY_STATS, evaluate_model
+    from centerpose_core.train.evaluate import SUMMARY_STATS, evaluate_predictor
 
     for label, path, want_dir in (
         ("--model", args.model, False),
@@ -37,16 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size <= 0:
         raise UserError(f"--batch-size must be positive, got {args.batch_size}")
     try:
-        stats = evaluate_model(
-            args.model,
-            args.ann,
-            args.images,
-            input_size=args.input_size,
-            flip_test=args.flip,
-            device=args.device,
-            batch_size=args.batch_size,
-            backend=args.backend,
-        )
+        stats = evaluate_predictor(build_predictor(args), args.ann, args.images, batch_size=args.batch_size)
     except CheckpointError as exc:
         raise UserError(str(exc)) from None
     result = {k: round(stats[k], 6) for k in SUMMARY_STATS}
@@ -57,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             "backend": args.backend,
             "flip": bool(args.flip),
             "input_size": args.input_size,
+            "fit_aspect": bool(args.fit_aspect),
         }
     )
     print(json.dumps(result))

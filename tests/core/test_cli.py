@@ -105,6 +105,18 @@ def test_missing_image_and_bad_checkpoint_are_one_line_errors(checkpoint, tmp_pa
     assert result.returncode == 2 and "broken.pth" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_fit_aspect_option_gives_a_camera_shaped_input(checkpoint):
+    """--fit-aspect at 128 on a 640x480 frame: a 128x96 input (stride-4 maps 32 wide, 24 high)."""
+    from centerpose_core.cli import build_parser
+    from centerpose_core.commands.common import build_predictor
+
+    frame = np.zeros((480, 640, 3), np.uint8)
+    for extra, map_shape in ((["--fit-aspect"], (24, 32)), ([], (32, 32))):
+        argv = ["predict", "--model", str(checkpoint), "--input-size", "128", *extra, "frame.png"]
+        predictor = build_predictor(build_parser(argv).parse_args(argv))
+        assert predictor.head_maps([frame])["hm"].shape[-2:] == map_shape, extra
+
+
 def test_bench_prints_one_json_object(tmp_path):
     cv2.imwrite(str(tmp_path / "img.png"), np.zeros((60, 80, 3), np.uint8))
     result = _run(
