@@ -1,0 +1,192 @@
+"""What INT8 and bf16 cost in accuracy: keypoint AP of one trained checkpoint per runtime and precision.
+
+One fp32 ONNX file (native DeformConv, dynamic batch/height/width) and its INT8 QDQ copy
+(`centerpose_core.export.quantize`, calibrated on a folder of training images) run as:
+torch fp32, ONNX Runtime fp32 / INT8, OpenVINO fp32 / bf16 / INT8 / INT8 with bf16 for what stays
+float (OpenVINO rows when it is installed, bf16 rows where the CPU has native bf16).
+
+For each configuration:
+  * keypoint AP, AP50, AP75 (pycocotools COCOeval through `train.evaluate.evaluate_predictor`, the
+    same code as `centerpose eval`) on a held-out synthetic set;
+  * on the real images (COCO / OCHuman samples) at a 512x512 input: the share of torch fp32's
+    top-20 persons per image that the configuration reproduces within 1 px. A reference person is
+    reproduced when some person of the configuration (any of its 100 decoded) has all 17 keypoints
+    within 1 pixel of the reference's, distances measured in network-input pixels (image pixels
+    divided by the letterbox scale, max(H, W) / 512). Also the median over reference persons of
+    that best max-keypoint distance.
+
+The reference model is trained by benchmarks/train_quant_reference.sh; the numbers are in the
+README (INT8 / bf16 on the CPU).
+
+    .venv/bin/python benchmarks/quant_accuracy.py [--model runs/quant_ref/phase1/model_best.pth]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+REF = ROOT / "runs" / "quant_ref"
+SHARED = ROOT.parent / "shared" / "data"
+REAL_IMAGE_DIRS = (SHARED / "coco_mini" / "images", SHARED / "ochuman_mini" / "images")
+TOP = 20
+WITHIN_PX = 1.0
+
+
+def default_model() -> Path:
+    """Phase 2 (256 px fine-tune) when it exists, else phase 1."""
+    phase2 = REF / "phase2" / "model_best.pth"
+    return phase2 if phase2.is_file() else REF / "phase1" / "model_best.pth"
+
+
+def configurations(fp32_onnx: Path, int8_onnx: Path, threads: int) -> dict[str, tuple[object, dict]]:
+    """name -> (model, Predictor keyword arguments), in table order."""
+    configs: dict[str, tuple[object, dict]] = {
+        "onnxruntime fp32": (fp32_onnx, {"backend": "onnxruntime", "num_threads": threads}),
+        "onnxruntime int8": (int8_onnx, {"backend": "onnxruntime", "num_threads": threads}),
+    }
+    try:
+        from centerpose_core.runtime.openvino_backend import cpu_precisions, import_openvino
+
+        import_openvino()
+    except ImportError as exc:
+        print(f"openvino rows skipped: {exc}", file=sys.stderr)
+        return configs
+    ov = {"backend": "openvino", "num_threads": threads}
+    configs["openvino fp32"] = (fp32_onnx, {**ov, "precision": "fp32"})
+    if "bf16" in cpu_precisions():
+        configs["openvino bf16"] = (fp32_onnx, {**ov, "precision": "bf16"})
+    configs["openvino int8"] = (int8_onnx, {**ov, "precision": "fp32"})
+    if "bf16" in cpu_precisions():
+        configs["openvino int8+bf16"] = (int8_onnx, {**ov, "precision": "bf16"})
+    return configs
+
+
+def max_keypoint_distance(reference, candidates, scale: float) -> float:
+    """Smallest, over the candidate persons, of the largest keypoint distance to `reference`
+    (network-input pixels)."""
+    if not candidates:
+        return float("inf")
+    ref = reference.keypoints[None, :, :2]
+    got = np.stack([c.keypoints[:, :2] for c in candidates])
+    return float(np.linalg.norm(got - ref, axis=2).max(axis=1).min() / scale)
+
+
+def real_image_agreement(reference_persons, candidate_persons, scales) -> dict[str, float]:
+    distances = [
+        max_keypoint_distance(person, candidates, scale)
+        for persons, candidates, scale in zip(reference_persons, candidate_persons, scales)
+        for person in persons[:TOP]
+    ]
+    return {
+        "persons": len(distances),
+        "within_1px": sum(d <= WITHIN_PX for d in distances) / len(distances),
+        "median_px": statistics.median(distances),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=None, help="checkpoint (default: the reference model)")
+    parser.add_argument("--size", type=int, default=256, help="held-out evaluation input side")
+    parser.add_argument(
+        "--heldout", default=str(REF / "heldout256"), help="COCO-format set: DIR/annotations.json, DIR/images"
+    )
+    parser.add_argument("--calib", default=str(REF / "train256" / "images"), help="calibration images")
+    parser.add_argument("--calib-images", type=int, default=32)
+    parser.add_argument("--real-size", type=int, default=512, help="input side on the real images")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out-dir", default=str(REF / "quant_accuracy"), help="ONNX files are written here")
+    parser.add_argument("--json", default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    from centerpose_core.export.onnx_export import export_onnx
+    from centerpose_core.export.options import ExportOptions, QuantizeOptions
+    from centerpose_core.export.quantize import quantize_onnx
+    from centerpose_core.model.checkpoint import load_model
+    from centerpose_core.runtime import Predictor
+    from centerpose_core.train.evaluate import evaluate_predictor
+
+    checkpoint = Path(args.model) if args.model else default_model()
+    heldout = Path(args.heldout)
+    for label, path in (("--model", checkpoint), ("--heldout annotations", heldout / "annotations.json")):
+        if not path.is_file():
+            print(f"quant_accuracy: {label} {path}: file not found", file=sys.stderr)
+            return 2
+    torch.set_num_threads(args.threads)
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    options = ExportOptions(size=args.size, dcn="native", batch="dynamic", hw="dynamic")
+    fp32_onnx = export_onnx(checkpoint, out_dir / "model.onnx", options).path
+    quantized = quantize_onnx(
+        fp32_onnx, out_dir / "model.int8.onnx", QuantizeOptions(args.calib, max_images=args.calib_images)
+    )
+    print(
+        f"exported {fp32_onnx}, quantized {quantized.path} ({quantized.calibration_images} calibration "
+        f"images at {args.size}, {len(quantized.fp32_nodes)} nodes fp32) "
+        f"in {time.perf_counter() - start:.0f} s",
+        flush=True,
+    )
+
+    model = load_model(checkpoint, map_location="cpu").eval()
+    configs = {
+        "torch fp32": (model, {"backend": "torch"}),
+        **configurations(fp32_onnx, quantized.path, args.threads),
+    }
+    real_paths = [p for folder in REAL_IMAGE_DIRS for p in sorted(folder.glob("*.jpg"))]
+    real_images = [cv2.imread(str(p)) for p in real_paths]
+    scales = [max(image.shape[:2]) / args.real_size for image in real_images]
+
+    rows: dict[str, dict[str, float]] = {}
+    reference_persons = None
+    for name, (source, kwargs) in configs.items():
+        start = time.perf_counter()
+        heldout_predictor = Predictor(source, input_size=args.size, **kwargs)
+        stats = evaluate_predictor(
+            heldout_predictor, heldout / "annotations.json", heldout / "images", batch_size=4
+        )
+        row = {k: stats[k] for k in ("AP", "AP50", "AP75", "AR")}
+        if real_images:
+            real_predictor = Predictor(source, input_size=args.real_size, **kwargs)
+            persons = [real_predictor.predict(image) for image in real_images]
+            if reference_persons is None:
+                reference_persons = persons
+            row.update(real_image_agreement(reference_persons, persons, scales))
+        row["seconds"] = time.perf_counter() - start
+        rows[name] = row
+        print(f"{name}: {json.dumps({k: round(v, 4) for k, v in row.items()})}", flush=True)
+
+    base = rows["torch fp32"]["AP"]
+    print()
+    print(
+        f"checkpoint {checkpoint}; held-out {heldout} ({int(stats['images'])} images) "
+        f"at {args.size}x{args.size}; "
+        f"real images: {len(real_images)} at {args.real_size}x{args.real_size}, top-{TOP} of torch fp32"
+    )
+    header = f"| {'configuration':<20} | {'AP':>6} | {'AP50':>6} | {'AP75':>6} | {'AR':>6} | {'dAP pts':>7} |"
+    header += f" {'top-20 within 1 px':>18} | {'median px':>9} |"
+    print(header)
+    print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
+    for name, row in rows.items():
+        line = f"| {name:<20} |" + "".join(f" {row[k]:>6.3f} |" for k in ("AP", "AP50", "AP75", "AR"))
+        line += f" {100 * (row['AP'] - base):>+7.1f} |"
+        if "within_1px" in row:
+            line += f" {100 * row['within_1px']:>16.1f} % | {row['median_px']:>9.2f} |"
+        print(line)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"checkpoint": str(checkpoint), "rows": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
