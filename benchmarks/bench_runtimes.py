@@ -1,12 +1,18 @@
-"""Runtimes side by side on one image: torch eager vs ONNX Runtime (native DeformConv, decomposed DCN).
+"""Runtimes and precisions side by side on one camera frame, at a square and a camera-shaped input.
 
-Prints per-stage medians (pre-process, forward, decode, post-process, total) from the Predictor,
-the ratio of each backend to torch eager, and ONNX Runtime's end-to-end time as a multiple of the
-fp32 FLOP floor = model GFLOP / sgemm GFLOP/s, with sgemm measured in this same run and thread
-count. The model's FLOPs are counted here too (torch's counter + the deformable convs, which it
-does not see), next to the issue's 80.5 GFLOP.
+Rows: torch eager, ONNX Runtime fp32 (the fixed 512x512 file and the dynamic height/width file)
+and INT8 (QDQ, `export.quantize`), OpenVINO fp32 / bf16 / INT8 / INT8 with bf16 for what stays
+float (when openvino is installed; bf16 where the CPU has it), each at 512x512 (the 640x480 frame
+letterboxed) and at 512x384 (fitted to the frame's 4:3 aspect). Per row: median stage times from
+the Predictor (pre-process, forward, decode, post-process, total) and the total as a multiple of
+the fp32 FLOP floor = 80.5 GFLOP / sgemm GFLOP/s, sgemm measured in this same run and thread
+count (the issue's floor, the same for both shapes: what a 512x512 fp32 network cannot beat).
+The model's FLOPs at each shape are counted too (torch's counter + the deformable convs).
 
-    .venv/bin/python benchmarks/bench_runtimes.py [--size 512] [--threads 2] [--runs 10] [IMAGE]
+Speed does not depend on the weights, so by default the net is seeded and the INT8 copy is
+calibrated on the real sample images; accuracy is measured by benchmarks/quant_accuracy.py.
+
+    .venv/bin/python benchmarks/bench_runtimes.py [--threads 2] [--runs 10] [IMAGE]
 """
 
 from __future__ import annotations
@@ -29,7 +35,10 @@ from centerpose_core.model.dcn import ModulatedDeformConv
 from centerpose_core.runtime import Predictor
 
 ISSUE_GFLOP = 80.5
-DEFAULT_IMAGE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "media" / "messi5.jpg"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DEFAULT_IMAGE = SHARED / "media" / "basketball1.png"  # 640x480, a camera's 4:3
+DEFAULT_CALIB = SHARED / "coco_mini" / "images"
+SHAPES = ((512, 512), (512, 384))  # (width, height)
 
 
 def measure_sgemm_gflops(threads: int, n: int = 2048, repeats: int = 10) -> float:
@@ -47,8 +56,9 @@ def measure_sgemm_gflops(threads: int, n: int = 2048, repeats: int = 10) -> floa
     return 2 * n**3 / best / 1e9
 
 
-def count_model_gflop(model: torch.nn.Module, size: int) -> dict[str, float]:
-    """Multiply-add FLOPs (x2) at `size`: torch's counter for everything it sees + the DCNs by hand."""
+def count_model_gflop(model: torch.nn.Module, width: int, height: int) -> dict[str, float]:
+    """Multiply-add FLOPs (x2) at width x height: torch's counter for everything it sees + the DCNs
+    by hand."""
     from torch.utils.flop_counter import FlopCounterMode
 
     dcn_flop = 0.0
@@ -61,22 +71,72 @@ def count_model_gflop(model: torch.nn.Module, size: int) -> dict[str, float]:
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, ModulatedDeformConv)]
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
-        model(torch.zeros(1, 3, size, size))
+        model(torch.zeros(1, 3, height, width))
     for handle in handles:
         handle.remove()
     counted = counter.get_total_flops() / 1e9
     return {"counted": counted, "deform_conv": dcn_flop / 1e9, "total": counted + dcn_flop / 1e9}
 
 
+def make_predictors(model: torch.nn.Module, args: argparse.Namespace) -> dict[tuple[str, str], Predictor]:
+    """(shape label, row name) -> Predictor, in table order."""
+    from centerpose_core.export.options import QuantizeOptions
+    from centerpose_core.export.quantize import quantize_onnx
+
+    source = args.model or model
+    start = time.perf_counter()
+    fixed = cached_onnx(source, ExportOptions(size=512, dcn="native", batch="1"), args.cache_dir)
+    dynamic = cached_onnx(
+        source, ExportOptions(size=512, dcn="native", batch="1", hw="dynamic"), args.cache_dir
+    )
+    int8 = dynamic.with_name(dynamic.stem + f".int8-{args.calib_images}.onnx")
+    if not int8.is_file():
+        quantize_onnx(dynamic, int8, QuantizeOptions(args.calib, max_images=args.calib_images))
+    print(f"onnx fp32 {fixed}, {dynamic}; int8 {int8} ({time.perf_counter() - start:.0f} s)", flush=True)
+
+    ort = {"backend": "onnxruntime", "num_threads": args.threads}
+    rows: dict[str, tuple[object, dict]] = {}
+    if not args.skip_torch:
+        rows["torch fp32"] = (model, {"backend": "torch"})
+    rows["onnxruntime fp32"] = (dynamic, ort)
+    rows["onnxruntime int8"] = (int8, ort)
+    try:
+        from centerpose_core.runtime.openvino_backend import cpu_precisions, import_openvino
+
+        import_openvino()
+        precisions = cpu_precisions()
+    except ImportError as exc:
+        print(f"openvino rows skipped: {exc}", file=sys.stderr)
+        precisions = ()
+    ov = {"backend": "openvino", "num_threads": args.threads}
+    if precisions:
+        rows["openvino fp32"] = (dynamic, {**ov, "precision": "fp32"})
+        if "bf16" in precisions:
+            rows["openvino bf16"] = (dynamic, {**ov, "precision": "bf16"})
+        rows["openvino int8"] = (int8, {**ov, "precision": "fp32"})
+        if "bf16" in precisions:
+            rows["openvino int8+bf16"] = (int8, {**ov, "precision": "bf16"})
+    predictors: dict[tuple[str, str], Predictor] = {}
+    for width, height in SHAPES:
+        label = f"{width}x{height}"
+        for name, (file, kwargs) in rows.items():
+            predictors[(label, name)] = Predictor(file, input_size=(width, height), **kwargs)
+            if name == "onnxruntime fp32" and width == height:  # the issue's baseline: a fixed-size file
+                fixed_row = (label, "onnxruntime fp32 (fixed file)")
+                predictors[fixed_row] = Predictor(fixed, input_size=width, **ort)
+    return predictors
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("image", nargs="?", default=str(DEFAULT_IMAGE))
     parser.add_argument("--model", default=None, help="checkpoint (default: seeded random weights)")
-    parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--runs", type=int, default=10, help="rounds (one predict per backend each)")
+    parser.add_argument("--runs", type=int, default=10, help="rounds (one predict per row each)")
     parser.add_argument("--torch-runs", type=int, default=5, help="torch eager: only the first N rounds")
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--calib", default=str(DEFAULT_CALIB), help="INT8 calibration images")
+    parser.add_argument("--calib-images", type=int, default=4)
     parser.add_argument(
         "--cache-dir", default=None, help="ONNX export cache (default ~/.cache/centerpose/onnx)"
     )
@@ -100,80 +160,71 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, object] = {
         "image": args.image,
         "image_shape": list(image.shape),
-        "size": args.size,
         "threads": args.threads,
         "cpu_load_before": os.getloadavg()[0],
     }
-    results["model_gflop"] = count_model_gflop(model, args.size)
-    print(f"model GFLOP at {args.size}: {json.dumps(results['model_gflop'])}", flush=True)
+    gflop = {f"{w}x{h}": count_model_gflop(model, w, h) for w, h in SHAPES}
+    results["model_gflop"] = gflop
+    print(f"model GFLOP: {json.dumps({k: round(v['total'], 1) for k, v in gflop.items()})}", flush=True)
 
-    # The machine may be shared: backends run round-robin (one predict each per round) with an sgemm
-    # sample per round, so every backend and the floor see the same load; medians are reported, and
-    # the best run against the best sgemm as the less load-sensitive pair.
-    source = args.model or model
-    predictors: dict[str, Predictor] = {}
-    for dcn in ("native", "decomposed"):
-        start = time.perf_counter()
-        path = cached_onnx(source, ExportOptions(size=args.size, dcn=dcn, batch="1"), args.cache_dir)
-        print(f"onnx {dcn}: {path} ({time.perf_counter() - start:.1f} s to export or find)", flush=True)
-        predictors[f"onnxruntime-{dcn}"] = Predictor(
-            path, backend="onnxruntime", input_size=args.size, num_threads=args.threads
-        )
-    if not args.skip_torch:
-        predictors["torch"] = Predictor(model, backend="torch", input_size=args.size)
+    predictors = make_predictors(model, args)
     for predictor in predictors.values():
         for _ in range(args.warmup):
             predictor.predict(image)
-    samples: dict[str, dict[str, list[float]]] = {name: {} for name in predictors}
+    # The machine may be shared: rows run round-robin (one predict each per round) with an sgemm
+    # sample per round, so every row and the floor see the same load; medians are reported, and
+    # the best run against the best sgemm as the less load-sensitive pair.
+    samples: dict[tuple[str, str], dict[str, list[float]]] = {key: {} for key in predictors}
     sgemm_samples = []
     for round_index in range(args.runs):
         sgemm_samples.append(measure_sgemm_gflops(args.threads, repeats=3))
-        for name, predictor in predictors.items():
-            if name == "torch" and round_index >= args.torch_runs:
+        for key, predictor in predictors.items():
+            if key[1] == "torch fp32" and round_index >= args.torch_runs:
                 continue
             predictor.predict(image)
             for stage, ms in predictor.last_timings.items():
-                samples[name].setdefault(stage, []).append(ms)
+                samples[key].setdefault(stage, []).append(ms)
     sgemm_samples.append(measure_sgemm_gflops(args.threads, repeats=3))
-    stages = {name: {k: statistics.median(v) for k, v in timing.items()} for name, timing in samples.items()}
-    best_total = {name: min(timing["total"]) for name, timing in samples.items()}
+    stages = {key: {k: statistics.median(v) for k, v in timing.items()} for key, timing in samples.items()}
+    best_total = {key: min(timing["total"]) for key, timing in samples.items()}
 
-    counted = results["model_gflop"]["total"]
     sgemm_median, sgemm_peak = statistics.median(sgemm_samples), max(sgemm_samples)
     floor, best_floor = ISSUE_GFLOP / sgemm_median * 1e3, ISSUE_GFLOP / sgemm_peak * 1e3
-    results.update(sgemm_gflops=sgemm_samples, stages_ms=stages, best_total_ms=best_total)
-    results["cpu_load_after"] = os.getloadavg()[0]
-    summary = {}
-    for name, timing in stages.items():
-        row = {
-            "total_ms": timing["total"],
+    summary = {
+        f"{shape} {name}": {
+            "stages_ms": timing,
             "x_floor": timing["total"] / floor,
-            "best_total_ms": best_total[name],
-            "best_x_floor": best_total[name] / best_floor,
+            "best_total_ms": best_total[(shape, name)],
+            "best_x_floor": best_total[(shape, name)] / best_floor,
         }
-        if "torch" in stages:
-            row["speedup_vs_torch"] = stages["torch"]["total"] / timing["total"]
-        summary[name] = row
-    results["summary"] = summary
+        for (shape, name), timing in stages.items()
+    }
+    results.update(sgemm_gflops=sgemm_samples, summary=summary, cpu_load_after=os.getloadavg()[0])
     results["fp32_floor_ms"] = {"median_sgemm": floor, "peak_sgemm": best_floor}
 
     print(
         f"sgemm fp32, {args.threads} threads, {len(sgemm_samples)} samples: median {sgemm_median:.1f}, "
-        f"peak {sgemm_peak:.1f} GFLOP/s -> floor {floor:.0f} ms (median), {best_floor:.0f} ms (peak) "
-        f"for 80.5 GFLOP ({counted:.1f} counted here)"
+        f"peak {sgemm_peak:.1f} GFLOP/s -> fp32 floor {floor:.0f} ms (median), {best_floor:.0f} ms (peak) "
+        f"for the issue's 80.5 GFLOP (counted here: "
+        + ", ".join(f"{k} {v['total']:.1f}" for k, v in gflop.items())
+        + ")"
     )
-    columns = (("pre", 8), ("forward", 10), ("decode", 9), ("post", 8), ("total", 9), ("x floor", 9))
-    header = f"{'backend (medians, ms)':<24}" + "".join(f"{name:>{width}}" for name, width in columns)
-    header += f"{'vs torch':>10}{'best':>9}{'best x floor':>14}"
+    columns = ("pre", "forward", "decode", "post", "total ms", "x floor", "best ms", "best x floor")
+    header = f"| {'input':<7} | {'runtime (medians)':<30} | " + " | ".join(f"{c:>8}" for c in columns) + " |"
     print(header)
-    for name, timing in stages.items():
-        row = summary[name]
-        speed = f"{row['speedup_vs_torch']:.2f}x" if "speedup_vs_torch" in row else "-"
-        print(
-            f"{name:<24}{timing['preprocess']:>8.1f}{timing['forward']:>10.1f}{timing['decode']:>9.1f}"
-            f"{timing['postprocess']:>8.2f}{timing['total']:>9.1f}{row['x_floor']:>9.2f}{speed:>10}"
-            f"{row['best_total_ms']:>9.1f}{row['best_x_floor']:>14.2f}"
+    print("|" + "|".join("-" * len(cell) for cell in header.split("|")[1:-1]) + "|")
+    for (shape, name), timing in stages.items():
+        row = summary[f"{shape} {name}"]
+        cells = (
+            timing["preprocess"],
+            timing["forward"],
+            timing["decode"],
+            timing["postprocess"],
+            timing["total"],
         )
+        line = f"| {shape:<7} | {name:<30} | " + " | ".join(f"{v:>8.1f}" for v in cells)
+        line += f" | {row['x_floor']:>8.2f} | {row['best_total_ms']:>8.1f} | {row['best_x_floor']:>8.2f} |"
+        print(line)
     print(
         f"cpu load average before/after: {results['cpu_load_before']:.2f} / {results['cpu_load_after']:.2f}"
     )
