@@ -15,6 +15,11 @@ For each configuration:
     divided by the letterbox scale, max(H, W) / 512). Also the median over reference persons of
     that best max-keypoint distance.
 
+Camera-shaped input on the trained model: the held-out images widened to 384x256 (--widened) (3:2, the right
+side filled with the background colour; same persons, same pixel scale as in training), AP with
+the square 384x384 input (letterboxed) vs the fitted 384x256 input, for torch fp32, ONNX Runtime
+INT8 and OpenVINO bf16.
+
 The reference model is trained by benchmarks/train_quant_reference.sh; the numbers are in the
 README (INT8 / bf16 on the CPU).
 
@@ -40,6 +45,7 @@ SHARED = ROOT.parent / "shared" / "data"
 REAL_IMAGE_DIRS = (SHARED / "coco_mini" / "images", SHARED / "ochuman_mini" / "images")
 TOP = 20
 WITHIN_PX = 1.0
+PADDED_ROWS = ("torch fp32", "onnxruntime int8", "openvino bf16")
 
 
 def default_model() -> Path:
@@ -94,6 +100,24 @@ def real_image_agreement(reference_persons, candidate_persons, scales) -> dict[s
     }
 
 
+def widened_heldout(heldout: Path, out: Path, width: int) -> Path:
+    """The held-out set with every image widened on the right to `width` pixels in its top-right
+    pixel's colour (the synthetic background): the same persons in a non-square frame."""
+    coco = json.loads((heldout / "annotations.json").read_text())
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    for entry in coco["images"]:
+        pixels = cv2.imread(str(heldout / "images" / entry["file_name"]))
+        extra = width - pixels.shape[1]
+        if extra < 0:
+            raise ValueError(f"{entry['file_name']}: wider than {width}")
+        color = [int(v) for v in pixels[0, -1]]
+        widened = cv2.copyMakeBorder(pixels, 0, 0, 0, extra, cv2.BORDER_CONSTANT, value=color)
+        cv2.imwrite(str(out / "images" / entry["file_name"]), widened)
+        entry["width"] = width
+    (out / "annotations.json").write_text(json.dumps(coco))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="checkpoint (default: the reference model)")
@@ -104,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calib", default=str(REF / "train256" / "images"), help="calibration images")
     parser.add_argument("--calib-images", type=int, default=32)
     parser.add_argument("--real-size", type=int, default=512, help="input side on the real images")
+    parser.add_argument(
+        "--widened", type=int, default=384, help="camera-shaped rows: held-out images widened to this width"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out-dir", default=str(REF / "quant_accuracy"), help="ONNX files are written here")
     parser.add_argument("--json", default=None, help="also write the results here")
@@ -166,6 +193,23 @@ def main(argv: list[str] | None = None) -> int:
         rows[name] = row
         print(f"{name}: {json.dumps({k: round(v, 4) for k, v in row.items()})}", flush=True)
 
+    widened = widened_heldout(heldout, out_dir / f"heldout_{args.widened}", args.widened)
+    shaped: dict[str, dict[str, float]] = {}
+    for name in PADDED_ROWS:
+        if name not in configs:
+            continue
+        source, kwargs = configs[name]
+        shaped[name] = {
+            label: evaluate_predictor(
+                Predictor(source, input_size=args.widened, fit_aspect=fit, **kwargs),
+                widened / "annotations.json",
+                widened / "images",
+                batch_size=4,
+            )["AP"]
+            for label, fit in (("square", False), ("fitted", True))
+        }
+        print(f"{name} on {widened}: {json.dumps(shaped[name])}", flush=True)
+
     base = rows["torch fp32"]["AP"]
     print()
     print(
@@ -183,8 +227,20 @@ def main(argv: list[str] | None = None) -> int:
         if "within_1px" in row:
             line += f" {100 * row['within_1px']:>16.1f} % | {row['median_px']:>9.2f} |"
         print(line)
+    print()
+    height = json.loads((widened / "annotations.json").read_text())["images"][0]["height"]
+    fitted = f"{args.widened}x{-(-height // 32) * 32}"  # the longer side is the input side: scale 1
+    print(f"camera-shaped input: held-out widened to {args.widened}x{height}, AP")
+    header = f"| {'configuration':<20} | {'square ' + str(args.widened) + 'x' + str(args.widened):>14} |"
+    header += f" {'fitted ' + fitted:>14} | {'dAP pts':>7} |"
+    print(header)
+    print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
+    for name, ap in shaped.items():
+        delta = 100 * (ap["fitted"] - ap["square"])
+        print(f"| {name:<20} | {ap['square']:>14.3f} | {ap['fitted']:>14.3f} | {delta:>+7.1f} |")
     if args.json:
-        Path(args.json).write_text(json.dumps({"checkpoint": str(checkpoint), "rows": rows}, indent=2))
+        results = {"checkpoint": str(checkpoint), "rows": rows, "camera_shaped": shaped}
+        Path(args.json).write_text(json.dumps(results, indent=2))
     return 0
 
 
