@@ -298,9 +298,10 @@ def test_each_colour_frame_gets_the_depth_frame_of_nearest_stamp(
         for z, dt in ((2.0, -0.03), (3.0, 0.01), (4.0, 0.045))
     ]
     plan += [colour(to_stamp(t1))]
-    # Depth after colour (another topic, so either order happens): 40 ms early, 5 ms late -> 3.5 m.
+    # Depth after colour (another topic, so either order happens): 5 ms late, then 40 ms early
+    # (farther: must not replace it) -> 3.5 m. Nearest first, so the pair never depends on timing.
     plan += [colour(to_stamp(t2), expect_answer=False, sleep_after=0.0)]
-    plan += [depth_entry(plane(z), DEPTH_FRAME, to_stamp(t2 + dt)) for z, dt in ((1.5, -0.04), (3.5, 0.005))]
+    plan += [depth_entry(plane(z), DEPTH_FRAME, to_stamp(t2 + dt)) for z, dt in ((3.5, 0.005), (1.5, -0.04))]
     plan[-1]["sleep_after"] = 1.0
     # Nearest depth 80 ms away, beyond depth_sync_tolerance 0.05 s: 2D only, counted.
     plan += [depth_entry(plane(5.0), DEPTH_FRAME, to_stamp(t3 + 0.08)), colour(to_stamp(t3))]
