@@ -9,7 +9,10 @@ OpenVINO reads them as its own INT8 layers.
 
 What stays fp32, and why:
   * the deformable convolutions (ONNX `DeformConv`; in the decomposed form its whole sampling
-    subgraph): their offsets are pixel coordinates, and no CPU runtime has an INT8 kernel for them;
+    subgraph) and the path that computes their offsets and masks (the offset convolution, chunk,
+    concatenation, sigmoid): offsets are pixel coordinates with ranges of thousands on a trained
+    net (quantized per tensor they moved sampling points by tens of pixels: keypoint AP 0.48 ->
+    0.01 on the reference model), and no CPU runtime has an INT8 kernel for the sampling;
   * the last 1x1 convolution of each head: its outputs are the heatmap logits and the pixel
     offsets (`hps`, up to tens of output pixels) that decode reads; 8 bits over that range would
     cost most of a pixel;
@@ -78,15 +81,49 @@ class FolderCalibrationReader:
         self._iterator = iter(self.batches)
 
 
+# Ops between a DCN's offset/mask convolution and the sampling: chunk, concatenation, sigmoid.
+_OFFSET_PATH_OPS = ("Split", "Slice", "Concat", "Sigmoid", "Reshape", "Identity", "Cast")
+
+
+def _is_sampler(node: onnx.NodeProto) -> bool:
+    return node.op_type == "DeformConv" or node.name.startswith(FP32_NODE_PREFIX)
+
+
+def offset_mask_nodes(model: onnx.ModelProto) -> list[str]:
+    """Each DCN's offset/mask convolution and the nodes from it to the sampling (the chunk into
+    offsets and mask, their concatenation, the sigmoid): a convolution whose output reaches a
+    DeformConv or a decomposed sampling node through a Split/Slice. Its output is in pixels (and
+    mask logits) with ranges of thousands on a trained net: one uint8 scale over that range moves
+    every sampling point by tens of pixels."""
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    kept: list[str] = []
+    for conv in (node for node in model.graph.node if node.op_type == "Conv"):
+        path: list[onnx.NodeProto] = []
+        frontier, seen, reaches = list(conv.output), set(), False
+        while frontier:
+            for consumer in consumers.get(frontier.pop(), []):
+                if _is_sampler(consumer):
+                    reaches = True
+                elif consumer.op_type in _OFFSET_PATH_OPS and consumer.name not in seen:
+                    seen.add(consumer.name)
+                    path.append(consumer)
+                    frontier.extend(consumer.output)
+        if reaches and any(node.op_type in ("Split", "Slice") for node in path):
+            kept += [conv.name, *(node.name for node in path)]
+    return kept
+
+
 def fp32_nodes(model: onnx.ModelProto) -> list[str]:
     """Names of the nodes that stay fp32 (see the module docstring): DeformConv, the decomposed
-    DCN's sampling subgraph, and the convolutions that write the graph's outputs."""
+    DCN's sampling subgraph, each DCN's offset/mask path, and the convolutions that write the
+    graph's outputs."""
     outputs = {o.name for o in model.graph.output}
     producers = {out: node for node in model.graph.node for out in node.output}
-    kept = []
-    for node in model.graph.node:
-        if node.op_type == "DeformConv" or node.name.startswith(FP32_NODE_PREFIX):
-            kept.append(node.name)
+    kept = [node.name for node in model.graph.node if _is_sampler(node)]
+    kept += offset_mask_nodes(model)
     for name in outputs:  # the head's last conv, possibly behind an Identity
         node = producers.get(name)
         while node is not None and node.op_type == "Identity":
@@ -158,8 +195,11 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, options: Quantize
             weight_type=QuantType.QInt8,
             nodes_to_exclude=kept,
             calibrate_method=methods[options.method],
+            # No CalibMaxIntermediateOutputs: ONNX Runtime 1.32's MinMax calibrator drops each full
+            # chunk without merging its ranges (only the last partial chunk counts, and a count
+            # divisible by the chunk raises "No data is collected"). MinMax keeps only per-tensor
+            # minima and maxima, so holding every image is cheap.
             extra_options={
-                "CalibMaxIntermediateOutputs": 8,
                 "ActivationSymmetric": options.symmetric,
                 "WeightSymmetric": True,
             },

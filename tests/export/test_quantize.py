@@ -31,9 +31,13 @@ MAX_RELATIVE_RMS = 0.35  # measured 0.15-0.27 per head on the seeded net (ORT an
 
 @pytest.fixture(scope="module")
 def calibration_folder(shared_data, tmp_path_factory):
+    """The 4 COCO samples and their mirror images: 8 images, a multiple of ONNX Runtime's optional
+    calibration chunk (with CalibMaxIntermediateOutputs=8, ORT 1.32 dropped every full chunk)."""
     folder = tmp_path_factory.mktemp("calib")
     for path in sorted((shared_data / "coco_mini" / "images").glob("*.jpg")):
-        cv2.imwrite(str(folder / f"{path.stem}.png"), cv2.imread(str(path)))
+        image = cv2.imread(str(path))
+        cv2.imwrite(str(folder / f"{path.stem}.png"), image)
+        cv2.imwrite(str(folder / f"{path.stem}_mirrored.png"), image[:, ::-1])
     return folder
 
 
@@ -41,7 +45,7 @@ def calibration_folder(shared_data, tmp_path_factory):
 def int8_onnx(native_onnx, calibration_folder, tmp_path_factory):
     out = tmp_path_factory.mktemp("int8") / "seeded.int8.onnx"
     result = quantize_onnx(native_onnx, out, QuantizeOptions(str(calibration_folder)))
-    assert result.path == out and result.calibration_images == 4
+    assert result.path == out and result.calibration_images == 8
     return out
 
 
@@ -53,6 +57,25 @@ def _initializers(model):
     return {init.name: init for init in model.graph.initializer}
 
 
+def _offset_paths(model, producers):
+    """For each DeformConv: the nodes from its offset and mask inputs back to the convolution that
+    computes them (chunk, concatenation, sigmoid), that convolution last."""
+    paths = []
+    for node in model.graph.node:
+        if node.op_type != "DeformConv":
+            continue
+        path, frontier = [], [node.input[2], node.input[4]]
+        while frontier:
+            source = producers.get(frontier.pop())
+            if source is None or source in path:
+                continue
+            path.append(source)
+            if source.op_type != "Conv":
+                frontier.extend(source.input[:1] if source.op_type != "Concat" else source.input)
+        paths.append(path)
+    return paths
+
+
 def test_convolutions_are_int8_per_channel_except_the_fp32_ones(int8_onnx, native_onnx):
     model = onnx.load(str(int8_onnx))
     inits = _initializers(model)
@@ -60,12 +83,18 @@ def test_convolutions_are_int8_per_channel_except_the_fp32_ones(int8_onnx, nativ
     kept = set(fp32_nodes(onnx.load(str(native_onnx))))
     heads = {producers[o.name].name for o in model.graph.output}
     assert len(heads) == 6 and heads <= kept  # the heads' last convs write the outputs, in fp32
+    # Offsets and masks reach each DeformConv in fp32 from an fp32 convolution: no Q/DQ on the way.
+    paths = _offset_paths(model, producers)
+    offset_convs = {n.name for path in paths for n in path if n.op_type == "Conv"}
+    assert len(paths) == 16 and len(offset_convs) == 16
+    for path in paths:
+        assert not {n.op_type for n in path} & {"QuantizeLinear", "DequantizeLinear"}, [n.name for n in path]
     quantized = 0
     for node in model.graph.node:
         if node.op_type not in ("Conv", "DeformConv"):
             continue
         weight = producers.get(node.input[1])
-        if node.op_type == "DeformConv" or node.name in heads:
+        if node.op_type == "DeformConv" or node.name in heads | offset_convs:
             assert weight is None and node.input[1] in inits, f"{node.name} should keep fp32 weights"
             continue
         assert weight is not None and weight.op_type == "DequantizeLinear", node.name
@@ -74,7 +103,7 @@ def test_convolutions_are_int8_per_channel_except_the_fp32_ones(int8_onnx, nativ
         axis = next((a.i for a in weight.attribute if a.name == "axis"), 1)
         assert kernel.dtype == np.int8 and axis == 0 and scale.shape == (kernel.shape[0],), node.name
         quantized += 1
-    assert quantized == 65 - 6  # every other convolution of DLA-34 + neck + heads
+    assert quantized == 65 - 6 - 16  # every other convolution of DLA-34 + neck + heads
 
 
 def test_metadata_is_carried_with_the_quantization_settings(int8_onnx, native_onnx, calibration_folder):
@@ -82,7 +111,7 @@ def test_metadata_is_carried_with_the_quantization_settings(int8_onnx, native_on
     assert {k: v for k, v in int8.items() if k != "quantization"} == fp32
     settings = json.loads(int8["quantization"])
     assert settings["calibration_folder"] == str(calibration_folder)
-    assert settings["calibration_images"] == 4 and settings["format"] == "QDQ"
+    assert settings["calibration_images"] == 8 and settings["format"] == "QDQ"
 
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
