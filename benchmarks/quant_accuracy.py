@@ -1,7 +1,8 @@
 """What INT8 and bf16 cost in accuracy: keypoint AP of one trained checkpoint per runtime and precision.
 
 One fp32 ONNX file (native DeformConv, dynamic batch/height/width) and its INT8 QDQ copy
-(`centerpose_core.export.quantize`, calibrated on a folder of training images) run as:
+(`centerpose_core.export.quantize`, three calibrations on a folder of training images: minmax over
+32 and over 8 images, 99.9th percentile over 32) run as:
 torch fp32, ONNX Runtime fp32 / INT8, OpenVINO fp32 / bf16 / INT8 / INT8 with bf16 for what stays
 float (OpenVINO rows when it is installed, bf16 rows where the CPU has native bf16).
 
@@ -45,7 +46,7 @@ SHARED = ROOT.parent / "shared" / "data"
 REAL_IMAGE_DIRS = (SHARED / "coco_mini" / "images", SHARED / "ochuman_mini" / "images")
 TOP = 20
 WITHIN_PX = 1.0
-PADDED_ROWS = ("torch fp32", "onnxruntime int8", "openvino bf16")
+PADDED_ROWS = ("torch fp32", "onnxruntime int8 p99.9/32", "openvino bf16")
 
 
 def default_model() -> Path:
@@ -54,12 +55,11 @@ def default_model() -> Path:
     return phase2 if phase2.is_file() else REF / "phase1" / "model_best.pth"
 
 
-def configurations(fp32_onnx: Path, int8_onnx: Path, threads: int) -> dict[str, tuple[object, dict]]:
-    """name -> (model, Predictor keyword arguments), in table order."""
-    configs: dict[str, tuple[object, dict]] = {
-        "onnxruntime fp32": (fp32_onnx, {"backend": "onnxruntime", "num_threads": threads}),
-        "onnxruntime int8": (int8_onnx, {"backend": "onnxruntime", "num_threads": threads}),
-    }
+def configurations(fp32_onnx: Path, int8: dict[str, Path], threads: int) -> dict[str, tuple[object, dict]]:
+    """name -> (model, Predictor keyword arguments), in table order; `int8`: calibration label -> file."""
+    ort = {"backend": "onnxruntime", "num_threads": threads}
+    configs: dict[str, tuple[object, dict]] = {"onnxruntime fp32": (fp32_onnx, ort)}
+    configs.update({f"onnxruntime int8 {label}": (path, ort) for label, path in int8.items()})
     try:
         from centerpose_core.runtime.openvino_backend import cpu_precisions, import_openvino
 
@@ -69,11 +69,13 @@ def configurations(fp32_onnx: Path, int8_onnx: Path, threads: int) -> dict[str, 
         return configs
     ov = {"backend": "openvino", "num_threads": threads}
     configs["openvino fp32"] = (fp32_onnx, {**ov, "precision": "fp32"})
-    if "bf16" in cpu_precisions():
+    bf16 = "bf16" in cpu_precisions()
+    if bf16:
         configs["openvino bf16"] = (fp32_onnx, {**ov, "precision": "bf16"})
-    configs["openvino int8"] = (int8_onnx, {**ov, "precision": "fp32"})
-    if "bf16" in cpu_precisions():
-        configs["openvino int8+bf16"] = (int8_onnx, {**ov, "precision": "bf16"})
+    for label, path in int8.items():
+        configs[f"openvino int8 {label}"] = (path, {**ov, "precision": "fp32"})
+        if bf16:
+            configs[f"openvino int8+bf16 {label}"] = (path, {**ov, "precision": "bf16"})
     return configs
 
 
@@ -155,12 +157,22 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     options = ExportOptions(size=args.size, dcn="native", batch="dynamic", hw="dynamic")
     fp32_onnx = export_onnx(checkpoint, out_dir / "model.onnx", options).path
-    quantized = quantize_onnx(
-        fp32_onnx, out_dir / "model.int8.onnx", QuantizeOptions(args.calib, max_images=args.calib_images)
-    )
+    # INT8 calibrations: minmax over --calib-images (the export default), minmax over 8 of them,
+    # and the 99.9th percentile over --calib-images (minmax ranges widen with outlier images).
+    calibrations = {
+        f"minmax/{args.calib_images}": QuantizeOptions(args.calib, max_images=args.calib_images),
+        "minmax/8": QuantizeOptions(args.calib, max_images=8),
+        f"p99.9/{args.calib_images}": QuantizeOptions(
+            args.calib, max_images=args.calib_images, method="percentile", percentile=99.9
+        ),
+    }
+    int8 = {}
+    for index, (label, quantize_options) in enumerate(calibrations.items()):
+        quantized = quantize_onnx(fp32_onnx, out_dir / f"model.int8-{index}.onnx", quantize_options)
+        int8[label] = quantized.path
     print(
-        f"exported {fp32_onnx}, quantized {quantized.path} ({quantized.calibration_images} calibration "
-        f"images at {args.size}, {len(quantized.fp32_nodes)} nodes fp32) "
+        f"exported {fp32_onnx}, quantized {', '.join(map(str, int8.values()))} "
+        f"({', '.join(int8)} calibration images at {args.size}, {len(quantized.fp32_nodes)} nodes fp32) "
         f"in {time.perf_counter() - start:.0f} s",
         flush=True,
     )
@@ -168,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model(checkpoint, map_location="cpu").eval()
     configs = {
         "torch fp32": (model, {"backend": "torch"}),
-        **configurations(fp32_onnx, quantized.path, args.threads),
+        **configurations(fp32_onnx, int8, args.threads),
     }
     real_paths = [p for folder in REAL_IMAGE_DIRS for p in sorted(folder.glob("*.jpg"))]
     real_images = [cv2.imread(str(p)) for p in real_paths]
@@ -217,12 +229,12 @@ def main(argv: list[str] | None = None) -> int:
         f"at {args.size}x{args.size}; "
         f"real images: {len(real_images)} at {args.real_size}x{args.real_size}, top-{TOP} of torch fp32"
     )
-    header = f"| {'configuration':<20} | {'AP':>6} | {'AP50':>6} | {'AP75':>6} | {'AR':>6} | {'dAP pts':>7} |"
+    header = f"| {'configuration':<28} | {'AP':>6} | {'AP50':>6} | {'AP75':>6} | {'AR':>6} | {'dAP pts':>7} |"
     header += f" {'top-20 within 1 px':>18} | {'median px':>9} |"
     print(header)
     print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
     for name, row in rows.items():
-        line = f"| {name:<20} |" + "".join(f" {row[k]:>6.3f} |" for k in ("AP", "AP50", "AP75", "AR"))
+        line = f"| {name:<28} |" + "".join(f" {row[k]:>6.3f} |" for k in ("AP", "AP50", "AP75", "AR"))
         line += f" {100 * (row['AP'] - base):>+7.1f} |"
         if "within_1px" in row:
             line += f" {100 * row['within_1px']:>16.1f} % | {row['median_px']:>9.2f} |"
@@ -231,13 +243,13 @@ def main(argv: list[str] | None = None) -> int:
     height = json.loads((widened / "annotations.json").read_text())["images"][0]["height"]
     fitted = f"{args.widened}x{-(-height // 32) * 32}"  # the longer side is the input side: scale 1
     print(f"camera-shaped input: held-out widened to {args.widened}x{height}, AP")
-    header = f"| {'configuration':<20} | {'square ' + str(args.widened) + 'x' + str(args.widened):>14} |"
+    header = f"| {'configuration':<28} | {'square ' + str(args.widened) + 'x' + str(args.widened):>14} |"
     header += f" {'fitted ' + fitted:>14} | {'dAP pts':>7} |"
     print(header)
     print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
     for name, ap in shaped.items():
         delta = 100 * (ap["fitted"] - ap["square"])
-        print(f"| {name:<20} | {ap['square']:>14.3f} | {ap['fitted']:>14.3f} | {delta:>+7.1f} |")
+        print(f"| {name:<28} | {ap['square']:>14.3f} | {ap['fitted']:>14.3f} | {delta:>+7.1f} |")
     if args.json:
         results = {"checkpoint": str(checkpoint), "rows": rows, "camera_shaped": shaped}
         Path(args.json).write_text(json.dumps(results, indent=2))

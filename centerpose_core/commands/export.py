@@ -95,6 +95,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="INT8 (--quantize): activation range estimator",
     )
     parser.add_argument(
+        "--calib-percentile",
+        type=float,
+        default=99.999,
+        help="INT8, --calib-method percentile: share (%%) of each activation's values inside its range",
+    )
+    parser.add_argument(
         "--symmetric",
         action="store_true",
         help="INT8 (--quantize): signed activations with zero point 0, the Q/DQ form TensorRT takes "
@@ -191,6 +197,7 @@ def _quantize_options(args: argparse.Namespace):
         max_images=args.calib_images,
         method=args.calib_method,
         symmetric=args.symmetric,
+        percentile=args.calib_percentile,
     )
     check_calibration_folder(options)
     return options

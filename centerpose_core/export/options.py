@@ -107,6 +107,7 @@ class QuantizeOptions:
     method: str = "minmax"
     calibration_size: int | None = None
     symmetric: bool = False
+    percentile: float = 99.999  # method "percentile": the share of each activation's values kept
 
     def __post_init__(self) -> None:
         if self.max_images <= 0:
@@ -115,6 +116,8 @@ class QuantizeOptions:
             raise ValueError(
                 f"calibration method must be one of {', '.join(CALIBRATION_METHODS)}, got {self.method!r}"
             )
+        if not 50.0 < self.percentile <= 100.0:
+            raise ValueError(f"calibration percentile must be within (50, 100], got {self.percentile}")
         if self.calibration_size is not None and (self.calibration_size <= 0 or self.calibration_size % 32):
             raise ValueError(
                 f"calibration size must be a positive multiple of 32, got {self.calibration_size}"

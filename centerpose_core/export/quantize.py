@@ -201,6 +201,7 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, options: Quantize
             # minima and maxima, so holding every image is cheap.
             extra_options={
                 "ActivationSymmetric": options.symmetric,
+                "CalibPercentile": options.percentile,
                 "WeightSymmetric": True,
             },
         )

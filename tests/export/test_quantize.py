@@ -166,6 +166,8 @@ def test_bad_calibration_folders_are_named(native_onnx, tmp_path):
     assert not out.exists()
     with pytest.raises(ValueError, match="calibration method must be one of minmax"):
         QuantizeOptions(str(empty), method="mse")
+    with pytest.raises(ValueError, match=r"calibration percentile must be within \(50, 100\], got 40"):
+        QuantizeOptions(str(empty), method="percentile", percentile=40)
 
 
 def _cli(capsys, *args) -> tuple[int, str]:
