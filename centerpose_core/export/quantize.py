@@ -11,8 +11,9 @@ What stays fp32, and why:
   * the deformable convolutions (ONNX `DeformConv`; in the decomposed form its whole sampling
     subgraph) and the path that computes their offsets and masks (the offset convolution, chunk,
     concatenation, sigmoid): offsets are pixel coordinates with ranges of thousands on a trained
-    net (quantized per tensor they moved sampling points by tens of pixels: keypoint AP 0.48 ->
-    0.01 on the reference model), and no CPU runtime has an INT8 kernel for the sampling;
+    net (quantized per tensor, their steps were 15-37 px on the reference model and INT8 AP fell
+    to 0.01, where the same calibration gives 0.14 with them fp32), and no CPU runtime has an INT8
+    kernel for the sampling;
   * the last 1x1 convolution of each head: its outputs are the heatmap logits and the pixel
     offsets (`hps`, up to tens of output pixels) that decode reads; 8 bits over that range would
     cost most of a pixel;
