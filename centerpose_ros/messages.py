@@ -117,6 +117,13 @@ def _point(keypoint: np.ndarray) -> Point:
 def _marker(
     header: Any, ns: str, index: int, kind: int, lifetime: Duration, size_px: float, color: ColorRGBA
 ) -> Marker:
+    return new_marker(header, ns, index, kind, lifetime, size_px * MARKER_PIXEL_SIZE, color)
+
+
+def new_marker(
+    header: Any, ns: str, index: int, kind: int, lifetime: Duration, size: float, color: ColorRGBA
+) -> Marker:
+    """An ADD marker, identity orientation, uniform scale (RViz units): shared by 2D and 3D markers."""
     marker = Marker()
     marker.header = header
     marker.ns = ns
@@ -124,7 +131,6 @@ def _marker(
     marker.type = kind
     marker.action = Marker.ADD
     marker.pose.orientation.w = 1.0
-    size = size_px * MARKER_PIXEL_SIZE
     marker.scale.x = marker.scale.y = marker.scale.z = size
     marker.color = color
     marker.lifetime = lifetime

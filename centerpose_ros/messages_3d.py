@@ -21,7 +21,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from centerpose_core.constants import NUM_KEYPOINTS, SKELETON
 from centerpose_core.geometry import Person3D
-from centerpose_ros.messages import header_to_dict, id_rgba
+from centerpose_ros.messages import header_to_dict, id_rgba, new_marker
 
 MARKER_LIFETIME_S = 0.5  # old skeletons vanish when no newer frame replaces them
 JOINT_NS, SKELETON_NS, POSITION_NS = "centerpose3d/joints", "centerpose3d/skeleton", "centerpose3d/position"
@@ -117,14 +117,4 @@ def _marker(header: Any, ns: str, index: int, lifetime: Duration, colour: ColorR
     kind, size_m, color = _STYLES[ns]
     if colour is not None:
         color = ColorRGBA(r=colour.r, g=colour.g, b=colour.b, a=color.a)
-    marker = Marker()
-    marker.header = header
-    marker.ns = ns
-    marker.id = index
-    marker.type = kind
-    marker.action = Marker.ADD
-    marker.pose.orientation.w = 1.0
-    marker.scale.x = marker.scale.y = marker.scale.z = size_m
-    marker.color = color
-    marker.lifetime = lifetime
-    return marker
+    return new_marker(header, ns, index, kind, lifetime, size_m, color)
