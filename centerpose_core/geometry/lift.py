@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
 from centerpose_core.constants import KEYPOINT_NAMES, NUM_KEYPOINTS
 from centerpose_core.geometry.depth import DepthImage, nan_median, region_depth, window_depths
 from centerpose_core.geometry.intrinsics import PinholeIntrinsics, colour_to_depth_pixels
+from centerpose_core.settings import Described, setting
 from centerpose_core.types import Person
 
 TORSO_JOINTS: tuple[int, ...] = tuple(
@@ -40,34 +40,25 @@ TORSO_JOINTS: tuple[int, ...] = tuple(
 )
 
 
-def _setting(default: float | int, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
-
-
 @dataclass(frozen=True)
-class DepthLiftConfig:
+class DepthLiftConfig(Described):
     """How 2D keypoints are lifted to 3D. Each field is the ROS parameter `depth_<field>`; its
     one-line description is the field's `metadata["help"]` (`describe()`)."""
 
-    window: int = _setting(
+    window: int = setting(
         5, "side of the square of depth pixels whose valid median is a keypoint's depth (odd)"
     )
-    min_range: float = _setting(0.1, "metres; depth below this is invalid")
-    max_range: float = _setting(10.0, "metres; depth above this is invalid")
-    body_gate: float = _setting(
+    min_range: float = setting(0.1, "metres; depth below this is invalid")
+    max_range: float = setting(10.0, "metres; depth above this is invalid")
+    body_gate: float = setting(
         0.7, "metres; a keypoint further than this from the person's reference depth is invalid"
     )
-    keypoint_threshold: float = _setting(
+    keypoint_threshold: float = setting(
         0.1, "2D keypoints scoring below this are not lifted (score 0 = regressed guess)"
     )
-    center_region: float = _setting(
+    center_region: float = setting(
         0.2, "fraction of the box's width and height sampled around its centre when the torso gives no depth"
     )
-
-    @classmethod
-    def describe(cls) -> dict[str, str]:
-        """Field name -> one-line description (for ROS parameter descriptors)."""
-        return {f.name: f.metadata["help"] for f in fields(cls)}
 
     def __post_init__(self) -> None:
         integer = isinstance(self.window, (int, np.integer)) and not isinstance(self.window, bool)

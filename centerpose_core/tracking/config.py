@@ -7,35 +7,33 @@ node's parameter descriptors. Defaults follow ByteTrack (times in seconds instea
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
-
-def _setting(default: float | int, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
+from centerpose_core.settings import Described, setting
 
 
 @dataclass(frozen=True)
-class TrackerConfig:
+class TrackerConfig(Described):
     """Thresholds of `PoseTracker`; see each field's help (`TrackerConfig.describe()`)."""
 
-    high_score_threshold: float = _setting(
+    high_score_threshold: float = setting(
         0.5, "detections at or above are matched first and may start new tracks"
     )
-    low_score_threshold: float = _setting(
+    low_score_threshold: float = setting(
         0.1,
         "detections from here up to the high threshold only keep tracked persons alive "
         "(ByteTrack's second stage: occluded persons score low); lower ones get no id",
     )
-    match_threshold: float = _setting(0.2, "minimum similarity to match a high-score detection to a track")
-    low_match_threshold: float = _setting(0.5, "minimum similarity in the low-score stage (stricter)")
-    keypoint_weight: float = _setting(
+    match_threshold: float = setting(0.2, "minimum similarity to match a high-score detection to a track")
+    low_match_threshold: float = setting(0.5, "minimum similarity in the low-score stage (stricter)")
+    keypoint_weight: float = setting(
         0.5, "similarity = w * OKS + (1 - w) * box IoU where enough joints are visible (0: boxes only)"
     )
-    keypoint_score_threshold: float = _setting(0.1, "a joint is visible (used by OKS) above this score")
-    min_shared_keypoints: int = _setting(3, "fewer joints visible in both track and detection: IoU only")
-    confirm_hits: int = _setting(2, "detections in a row a new track needs before it gets an id")
-    lost_timeout_s: float = _setting(
+    keypoint_score_threshold: float = setting(0.1, "a joint is visible (used by OKS) above this score")
+    min_shared_keypoints: int = setting(3, "fewer joints visible in both track and detection: IoU only")
+    confirm_hits: int = setting(2, "detections in a row a new track needs before it gets an id")
+    lost_timeout_s: float = setting(
         1.0, "seconds a confirmed track may go unseen before it is removed (its id is never reused)"
     )
 
@@ -71,11 +69,6 @@ class TrackerConfig:
         if unknown:
             raise ValueError(f"unknown tracking setting(s) {unknown}; known: {known}")
         return cls(**values)
-
-    @classmethod
-    def describe(cls) -> dict[str, str]:
-        """Field name -> one-line description (for CLI help and ROS parameter descriptors)."""
-        return {f.name: f.metadata["help"] for f in fields(cls)}
 
 
 def _check_number(name: str, value: object, low: float, high: float) -> None:
