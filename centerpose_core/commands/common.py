@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 def add_model_arguments(
     parser: argparse.ArgumentParser,
     *,
-    require_model: bool = True,
     size_flag: str = "--input-size",
     random_weights: bool = False,
 ) -> None:
@@ -25,7 +24,7 @@ def add_model_arguments(
     when offered)."""
     parser.add_argument(
         "--model",
-        required=require_model and not random_weights,
+        required=not random_weights,
         type=Path,
         help="checkpoint (.pth) or exported model (.onnx / TensorRT engine)",
     )
