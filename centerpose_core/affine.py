@@ -98,11 +98,10 @@ def input_center_scale(
 ) -> tuple[np.ndarray, float]:
     """Center and scale that fit a `width` x `height` image into an input_width x input_height input.
 
-    A square input gives exactly `image_center_scale` (the original's semantics, bit for bit).
+    A square input gives exactly `image_center_scale` (the original's semantics, bit for bit):
+    height * W / W is height exactly, so the scale is max(height, width).
     """
-    if input_width == input_height:
-        return image_center_scale(height, width)
-    center = np.array([width / 2.0, height / 2.0], dtype=np.float32)
+    center, _ = image_center_scale(height, width)
     return center, float(max(width, height * input_width / input_height))
 
 
