@@ -17,7 +17,6 @@ from centerpose_core.export.options import (
     CALIBRATION_METHODS,
     DCN_FORMS,
     DECOMPOSED_OPSET,
-    DEFAULT_CALIBRATION_IMAGES,
     DYNAMIC_MAX_BATCH,
     HW_MODES,
     NATIVE_OPSET,
@@ -85,19 +84,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--calib-images",
         type=int,
-        default=DEFAULT_CALIBRATION_IMAGES,
+        default=QuantizeOptions.max_images,
         help="INT8: calibrate on at most this many images of the folder (sorted by name)",
     )
     parser.add_argument(
         "--calib-method",
         choices=CALIBRATION_METHODS,
-        default="minmax",
+        default=QuantizeOptions.method,
         help="INT8 (--quantize): activation range estimator",
     )
     parser.add_argument(
         "--calib-percentile",
         type=float,
-        default=99.999,
+        default=QuantizeOptions.percentile,
         help="INT8, --calib-method percentile: share (%%) of each activation's values inside its range",
     )
     parser.add_argument(
