@@ -62,9 +62,6 @@ class NearestStampBuffer:
                 best = Candidate(distance, msg)
         return best
 
-    def clear(self) -> None:
-        self._items.clear()
-
 
 class DepthPairing:
     """Claims of recent colour frames on the depth frame of nearest stamp (see the module docstring).
