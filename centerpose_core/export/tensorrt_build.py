@@ -234,16 +234,13 @@ def _network_flags(trt, *, strongly_typed: bool) -> int:
 
 
 def _network_source(onnx_path: Path, options: BuildOptions, weak: bool, quantized: bool, work_dir) -> Path:
-    """The ONNX file TensorRT parses: the file itself, or (strongly typed FP16) its FP16 copy."""
-    if weak or options.precision == "fp32":
-        return onnx_path
-    if options.precision == "int8":
-        _require_tensorrt_qdq(onnx_path, quantized)
+    """The ONNX file TensorRT parses: the file itself, or (strongly typed FP16) its FP16 copy.
+
+    Strongly typed INT8 reaches here only from a Q/DQ file (`check_buildable` refused the rest)."""
+    if weak or options.precision == "fp32" or quantized:  # a Q/DQ file keeps its own types
         return onnx_path
     from centerpose_core.export.tensorrt_fp16 import cached_fp16_onnx
 
-    if quantized:
-        return onnx_path  # a Q/DQ file keeps its own types
     folder = Path(work_dir) if work_dir is not None else _default_engine_dir() / "fp16-onnx"
     return cached_fp16_onnx(onnx_path, folder)
 
