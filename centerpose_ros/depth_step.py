@@ -157,8 +157,9 @@ class DepthStep(FrameStep):
         self._info_subscription: Any = None
         self._lock = threading.Lock()
         self._intrinsics: PinholeIntrinsics | None = None
-        self._info_error = ""  # why the last camera_info is unusable ("" when usable or none yet)
-        self._info_received = False
+        # why the last camera_info is unusable: never empty then (DepthConversionError's message),
+        # "" when it is usable or none was received yet
+        self._info_error = ""
         self._counts = dict.fromkeys(
             ("depth_paired", "depth_unpaired", "depth_no_camera_info", "depth_rejected"), 0
         )
@@ -196,7 +197,7 @@ class DepthStep(FrameStep):
             self._source = self._info_subscription = None
         self._pairing.clear()
         with self._lock:
-            self._intrinsics, self._info_error, self._info_received = None, "", False
+            self._intrinsics, self._info_error = None, ""
 
     @property
     def input_topics(self) -> list[str]:
@@ -223,7 +224,6 @@ class DepthStep(FrameStep):
         except DepthConversionError as exc:
             intrinsics, error = None, str(exc)
         with self._lock:
-            self._info_received = True
             self._camera_info_rejected += bool(error)
             self._intrinsics, self._info_error = intrinsics, error
 
@@ -241,12 +241,12 @@ class DepthStep(FrameStep):
             )
             return
         with self._lock:
-            intrinsics, info_error, info_received = self._intrinsics, self._info_error, self._info_received
+            intrinsics, info_error = self._intrinsics, self._info_error
         if intrinsics is None:
             topic = self.input_topics[1]
             reason = (
                 f"unusable depth camera_info on '{topic}': {info_error}"
-                if info_received
+                if info_error
                 else f"no depth camera_info received on '{topic}' yet"
             )
             self._skip("depth_no_camera_info", f"{reason}: 2D output only")
