@@ -100,12 +100,14 @@ def make_predictors(model: torch.nn.Module, args: argparse.Namespace) -> dict[tu
         rows["torch fp32"] = (model, {"backend": "torch"})
     rows["onnxruntime fp32"] = (dynamic, ort)
     rows["onnxruntime int8"] = (int8, ort)
+    from centerpose_core.errors import MissingDependencyError
+
     try:
         from centerpose_core.runtime.openvino_backend import cpu_precisions, import_openvino
 
         import_openvino()
         precisions = cpu_precisions()
-    except ImportError as exc:
+    except MissingDependencyError as exc:  # what import_openvino raises (not an ImportError)
         print(f"openvino rows skipped: {exc}", file=sys.stderr)
         precisions = ()
     ov = {"backend": "openvino", "num_threads": args.threads}

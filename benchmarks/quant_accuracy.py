@@ -63,11 +63,13 @@ def configurations(fp32_onnx: Path, int8: dict[str, Path], threads: int) -> dict
     ort = {"backend": "onnxruntime", "num_threads": threads}
     configs: dict[str, tuple[object, dict]] = {"onnxruntime fp32": (fp32_onnx, ort)}
     configs.update({f"onnxruntime int8 {label}": (path, ort) for label, path in int8.items()})
+    from centerpose_core.errors import MissingDependencyError
+
     try:
         from centerpose_core.runtime.openvino_backend import cpu_precisions, import_openvino
 
         import_openvino()
-    except ImportError as exc:
+    except MissingDependencyError as exc:  # what import_openvino raises (not an ImportError)
         print(f"openvino rows skipped: {exc}", file=sys.stderr)
         return configs
     ov = {"backend": "openvino", "num_threads": threads}
