@@ -1,8 +1,9 @@
-"""One input check and batching rule for every backend that runs an exported ONNX file.
+"""One model-to-file rule, input check and batching rule for every backend that runs an exported
+ONNX file.
 
-ONNX Runtime and OpenVINO take the same files, so they must refuse the same wrong-shaped batches
-with the same message and split a batch the same way when the file has a fixed batch of 1
-(a flip test or `predict_batch` then runs image by image).
+ONNX Runtime and OpenVINO take the same files, so they must export a checkpoint the same way,
+refuse the same wrong-shaped batches with the same message and split a batch the same way when
+the file has a fixed batch of 1 (a flip test or `predict_batch` then runs image by image).
 """
 
 from __future__ import annotations
@@ -11,8 +12,24 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 
 from centerpose_core.export.onnx_checks import PoseOnnxInput
+from centerpose_core.input_shape import InputShape
+from centerpose_core.model_formats import ONNX, model_format
+
+
+def onnx_file_for(
+    model: str | Path | nn.Module, input_size: int | InputShape, dcn: str, cache_dir: str | Path | None
+) -> str | Path:
+    """An ONNX file as it is; a checkpoint or an nn.Module exported (cached) on first use, with
+    dynamic height and width when the input is not a fixed square (`export_options_for`)."""
+    if model_format(model) == ONNX:
+        return model
+    from centerpose_core.export.cache import cached_onnx
+    from centerpose_core.export.options import export_options_for
+
+    return cached_onnx(model, export_options_for(input_size, dcn), cache_dir)
 
 
 def run_heads_checked(

@@ -15,8 +15,7 @@ from torch import nn
 from centerpose_core.constants import HEAD_NAMES
 from centerpose_core.export.onnx_checks import check_onnx_takes, uses_deform_conv
 from centerpose_core.input_shape import InputShape
-from centerpose_core.model_formats import ONNX, model_format
-from centerpose_core.runtime.onnx_batches import run_heads_checked
+from centerpose_core.runtime.onnx_batches import onnx_file_for, run_heads_checked
 
 
 class OnnxRuntimeBackend:
@@ -171,11 +170,7 @@ def make_onnxruntime_backend(
     `dcn` and `cache_dir` choose the export (`export.cache.cached_onnx`; dynamic height and width
     when the input is not a fixed square); the other options are `OnnxRuntimeBackend`'s.
     """
-    if model_format(model) != ONNX:
-        from centerpose_core.export.cache import cached_onnx
-        from centerpose_core.export.options import export_options_for
-
-        model = cached_onnx(model, export_options_for(input_size, dcn), cache_dir)
+    model = onnx_file_for(model, input_size, dcn, cache_dir)
     return OnnxRuntimeBackend(
         model,
         device=device,

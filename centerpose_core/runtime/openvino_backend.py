@@ -25,8 +25,7 @@ from centerpose_core.constants import HEAD_NAMES
 from centerpose_core.errors import import_optional
 from centerpose_core.export.onnx_checks import check_onnx_takes
 from centerpose_core.input_shape import InputShape
-from centerpose_core.model_formats import ONNX, model_format
-from centerpose_core.runtime.onnx_batches import run_heads_checked
+from centerpose_core.runtime.onnx_batches import onnx_file_for, run_heads_checked
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 _HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
@@ -182,9 +181,5 @@ def make_openvino_backend(
     with dynamic height and width when the input is not a fixed square."""
     if device != "cpu":
         raise ValueError(f"backend 'openvino' runs on the CPU here, got device {device!r}")
-    if model_format(model) != ONNX:
-        from centerpose_core.export.cache import cached_onnx
-        from centerpose_core.export.options import export_options_for
-
-        model = cached_onnx(model, export_options_for(input_size, dcn), cache_dir)
+    model = onnx_file_for(model, input_size, dcn, cache_dir)
     return OpenVinoBackend(model, input_size=input_size, precision=precision, num_threads=num_threads)
