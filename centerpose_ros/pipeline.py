@@ -65,13 +65,17 @@ WARN_PERIOD_S = 5.0  # the same bad-input warning at most this often
 NO_INPUT_WARN_S = 5.0
 
 
-class DetectionsOutput(FrameStep):
-    """/pose/detections for every processed frame (also when empty); records latency statistics."""
-
-    name = "detections"
+class _OutputStep(FrameStep):
+    """A step that publishes one of the node's outputs and counts it in the node's statistics."""
 
     def __init__(self, publisher: Any, stats: NodeStats) -> None:
         self._publisher, self._stats = publisher, stats
+
+
+class DetectionsOutput(_OutputStep):
+    """/pose/detections for every processed frame (also when empty); records latency statistics."""
+
+    name = "detections"
 
     def process(self, frame: ProcessedFrame) -> None:
         self._publisher.publish(persons_to_msg(frame.persons, frame.header))
@@ -80,13 +84,10 @@ class DetectionsOutput(FrameStep):
         frame.extras["latency_ms"] = latency_ms
 
 
-class MarkersOutput(FrameStep):
+class MarkersOutput(_OutputStep):
     """/pose/markers (RViz), only while enabled and subscribed."""
 
     name = "markers"
-
-    def __init__(self, publisher: Any, stats: NodeStats) -> None:
-        self._publisher, self._stats = publisher, stats
 
     def process(self, frame: ProcessedFrame) -> None:
         if frame.params.publish_markers and self._publisher.get_subscription_count() > 0:
@@ -98,13 +99,10 @@ class MarkersOutput(FrameStep):
             self._stats.markers_published()
 
 
-class AnnotatedOutput(FrameStep):
+class AnnotatedOutput(_OutputStep):
     """/pose/image_annotated, drawn only while enabled and subscribed."""
 
     name = "annotated"
-
-    def __init__(self, publisher: Any, stats: NodeStats) -> None:
-        self._publisher, self._stats = publisher, stats
 
     def process(self, frame: ProcessedFrame) -> None:
         params = frame.params
