@@ -88,18 +88,13 @@ class Predictor:
         self.input_shape = InputShape.of(input_size, fit_aspect)
         if top_k <= 0:
             raise ValueError(f"top_k must be positive, got {top_k}")
-        square = self.input_shape.fixed_square
-        shape = self.input_shape  # input_size as given: a side (the longer one when fitted) or (W, H)
-        self.input_size: InputSize = (
-            shape.long_side if shape.fit_aspect or square else (shape.width, shape.height)
-        )
         self.flip_test = flip_test
         self.top_k = top_k
         self.backend: Backend = make_backend(
             model,
             backend=backend,
             device=device,
-            input_size=square or self.input_shape,
+            input_size=self.input_shape.fixed_square or self.input_shape,
             **backend_options,
         )
         self.last_timings: dict[str, float] = {}
@@ -142,6 +137,12 @@ class Predictor:
             top_k=top_k,
             **backend_options,
         )
+
+    @property
+    def input_size(self) -> InputSize:
+        """The input size as given: a side (the longer one when fitted), or (width, height)."""
+        shape = self.input_shape
+        return shape.long_side if shape.fit_aspect or shape.fixed_square else (shape.width, shape.height)
 
     @property
     def output_size(self) -> int:
