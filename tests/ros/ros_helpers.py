@@ -42,6 +42,9 @@ NODE_EXE = Path(sys.executable).parent / "centerpose-ros"
 LIFECYCLE_NODE_EXE = Path(sys.executable).parent / "centerpose-ros-lifecycle"
 PARAMS_FILE = REPO / "config" / "pose.yaml"
 TEST_INPUT_SIZE = 128  # torch CPU forward of the full model at 128 px: ~0.2 s (512: ~2 s)
+# The node settings the pipeline tests run with: a low threshold so seeded weights yield persons.
+SCORE_THRESHOLD = 0.05
+MAX_PERSONS = 5
 
 
 class Proc:

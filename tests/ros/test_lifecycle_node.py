@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 from ros_helpers import (
     LIFECYCLE_NODE_EXE,
+    MAX_PERSONS,
+    SCORE_THRESHOLD,
     TEST_INPUT_SIZE,
     LifecycleClient,
     Proc,
@@ -33,8 +35,6 @@ from ros_helpers import (
 require_ros()
 pytestmark = pytest.mark.ros
 
-SCORE_THRESHOLD = 0.05
-MAX_PERSONS = 5
 # Detections of frames sent while the node is not active would arrive within this time if they
 # were processed at all (one inference at TEST_INPUT_SIZE takes ~0.1-0.5 s here).
 QUIET_WAIT_S = 3.0

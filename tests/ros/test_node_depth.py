@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import pytest
 from ros_helpers import (
+    MAX_PERSONS,
+    SCORE_THRESHOLD,
     TEST_INPUT_SIZE,
     Proc,
     RosSession,
@@ -42,7 +44,6 @@ require_ros()
 pytestmark = pytest.mark.ros
 
 MESSAGE_FILTERS_DOUBLE = Path(__file__).resolve().parent / "message_filters_double"
-SCORE_THRESHOLD, MAX_PERSONS = 0.05, 5
 TORSO = (5, 6, 11, 12)  # left/right shoulder, left/right hip (COCO)
 COLOUR_FRAME, DEPTH_FRAME = "cam_colour_optical", "cam_depth_optical"
 W, H = 320, 240

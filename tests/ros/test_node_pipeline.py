@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 import pytest
 from ros_helpers import (
+    MAX_PERSONS,
+    SCORE_THRESHOLD,
     TEST_INPUT_SIZE,
     Proc,
     RosSession,
@@ -34,8 +36,6 @@ from ros_helpers import (
 require_ros()
 pytestmark = pytest.mark.ros
 
-SCORE_THRESHOLD = 0.05
-MAX_PERSONS = 5
 CLIP = Path(__file__).resolve().parents[2] / "centerpose_ros" / "assets" / "pedestrians_768x576.mp4"
 
 
