@@ -95,11 +95,7 @@ def check_pose_onnx(path: str | Path, input_size: int | None) -> tuple[int, bool
         raise OnnxModelMismatchError(
             f"{path}: input must be a fixed square size, got {info.describe()} (export with --hw fixed)"
         )
-    if input_size is not None and info.height != input_size:
-        raise OnnxModelMismatchError(
-            f"{path}: exported for input {info.height}x{info.width}, but {input_size} was requested; "
-            f"use input_size={info.height} (--size {info.height}) or re-export"
-        )
+    _check_takes(path, info, input_size)
     return info.height, info.dynamic_batch
 
 
@@ -107,22 +103,26 @@ def check_onnx_takes(path: str | Path, input_size: int | InputShape | None) -> P
     """Validate `path` for a Predictor's input (a square side, an `InputShape`, or None: any the
     file takes); OnnxModelMismatchError naming the file and the fix otherwise."""
     info = inspect_pose_onnx(path)
+    _check_takes(path, info, input_size)
+    return info
+
+
+def _check_takes(path: str | Path, info: PoseOnnxInput, input_size: int | InputShape | None) -> None:
     if input_size is None:
-        return info
+        return
     if isinstance(input_size, int):
         if not info.accepts(input_size, input_size):
             raise OnnxModelMismatchError(
                 f"{path}: exported for input {info.describe()}, but {input_size} was requested; "
                 f"use input_size={info.height} (--size {info.height}) or re-export"
             )
-        return info
+        return
     fixed = not input_size.fit_aspect and info.accepts(input_size.height, input_size.width)
     if not (fixed or info.dynamic_hw):
         raise OnnxModelMismatchError(
             f"{path}: exported for input {info.describe()}, but {input_size.describe()} was requested; "
             "export with --hw dynamic for camera-shaped input"
         )
-    return info
 
 
 def uses_deform_conv(path: str | Path) -> bool:
