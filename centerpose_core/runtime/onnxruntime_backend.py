@@ -17,6 +17,10 @@ from centerpose_core.export.onnx_checks import check_onnx_takes, uses_deform_con
 from centerpose_core.input_shape import InputShape
 from centerpose_core.runtime.onnx_batches import onnx_file_for, run_heads_checked
 
+TENSORRT_PROVIDER = "TensorrtExecutionProvider"
+CUDA_PROVIDER = "CUDAExecutionProvider"
+CPU_PROVIDER = "CPUExecutionProvider"
+
 
 class OnnxRuntimeBackend:
     """An `onnxruntime.InferenceSession` over an exported centerpose file.
@@ -77,7 +81,7 @@ class OnnxRuntimeBackend:
         )
         active = self.session.get_providers()
         self.device = torch.device(
-            device if device.startswith("cuda") and "CUDAExecutionProvider" in active else "cpu"
+            device if device.startswith("cuda") and CUDA_PROVIDER in active else "cpu"
         )
         self.input_name = self.session.get_inputs()[0].name
 
@@ -104,17 +108,13 @@ def _require_deform_conv_support(path: Path, ort_version: str) -> None:
 
 def _default_providers(device: str, available: list[str]) -> list[str]:
     if device.startswith("cuda"):
-        if "CUDAExecutionProvider" not in available:
+        if CUDA_PROVIDER not in available:
             raise ValueError(
                 f"device {device!r} needs onnxruntime's CUDAExecutionProvider; this onnxruntime has "
                 f"{', '.join(available)} (install onnxruntime-gpu)"
             )
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    return ["CPUExecutionProvider"]
-
-
-TENSORRT_PROVIDER = "TensorrtExecutionProvider"
-CUDA_PROVIDER = "CUDAExecutionProvider"
+        return [CUDA_PROVIDER, CPU_PROVIDER]
+    return [CPU_PROVIDER]
 
 
 def provider_options(
