@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from centerpose_core.constants import HEAD_NAMES
-from centerpose_core.errors import import_optional
+from centerpose_core.errors import MissingDependencyError, import_optional
 from centerpose_core.export.onnx_checks import check_onnx_takes
 from centerpose_core.input_shape import InputShape
 from centerpose_core.runtime.onnx_batches import onnx_file_for, run_heads_checked
@@ -44,7 +44,7 @@ def cpu_precisions() -> tuple[str, ...]:
     where OpenVINO reports the capability, e.g. AVX512-BF16 / AMX). Empty when OpenVINO is missing."""
     try:
         ov = import_openvino()
-    except ImportError:
+    except MissingDependencyError:
         return ()
     capabilities = set(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
     return ("fp32", *(name for name, cap in _CAPABILITY.items() if cap in capabilities))

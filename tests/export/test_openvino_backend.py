@@ -3,6 +3,8 @@ exported files against eager torch, and reduced precision where this CPU has it.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -128,3 +130,9 @@ def test_precision_choices_and_errors():
         resolve_precision("int4")
     with pytest.raises(ValueError, match="runs on the CPU here"):
         Predictor("model.onnx", backend="openvino", device="cuda:0")
+
+
+def test_cpu_precisions_is_empty_where_openvino_is_missing(monkeypatch):
+    """The documented answer on a machine without OpenVINO, not the import error."""
+    monkeypatch.setitem(sys.modules, "openvino", None)  # makes `import openvino` fail
+    assert cpu_precisions() == ()
