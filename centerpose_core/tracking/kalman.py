@@ -79,3 +79,31 @@ def update(
     covariances = covariances - covariances[:, :, :4] @ gain_t
     covariances = 0.5 * (covariances + covariances.transpose(0, 2, 1))
     return means, covariances
+
+
+def warp(means: np.ndarray, covariances: np.ndarray, homography: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Move (N, 8) states and (N, 8, 8) covariances by a camera motion (returns new arrays).
+
+    homography: (3, 3) mapping the previous frame's pixels to this frame's (an affine warp has
+    last row 0, 0, 1). A box centre goes through the exact mapping; velocities and covariances
+    through its local linearisation J at that centre (exact for an affine warp); sizes scale by
+    sqrt(|det J|), since a box stays axis-aligned. BoT-SORT's global motion compensation does the
+    same with one affine warp for every track.
+    """
+    if not len(means):
+        return means.copy(), covariances.copy()
+    centre = np.concatenate([means[:, :2], np.ones((len(means), 1))], axis=1) @ homography.T
+    depth = centre[:, 2:3]
+    moved = centre[:, :2] / depth
+    # d(moved)/d(centre): (A - moved * h_row) / depth, with A the top-left 2x2, h_row the last row's first two
+    jacobian = (homography[None, :2, :2] - moved[:, :, None] * homography[None, 2:3, :2]) / depth[:, :, None]
+    scale = np.sqrt(np.abs(np.linalg.det(jacobian)))
+    transform = np.zeros((len(means), STATE_DIM, STATE_DIM))
+    transform[:, 0:2, 0:2] = jacobian
+    transform[:, 4:6, 4:6] = jacobian
+    for i in (2, 3, 6, 7):
+        transform[:, i, i] = scale
+    new_means = np.einsum("nij,nj->ni", transform, means)
+    new_means[:, :2] = moved
+    new_covariances = transform @ covariances @ transform.transpose(0, 2, 1)
+    return new_means, new_covariances

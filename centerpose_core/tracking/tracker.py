@@ -27,6 +27,7 @@ import numpy as np
 from centerpose_core.constants import NUM_KEYPOINTS
 from centerpose_core.tracking import kalman
 from centerpose_core.tracking.association import match, pose_similarity
+from centerpose_core.tracking.camera_motion import as_homography
 from centerpose_core.tracking.config import TrackerConfig
 from centerpose_core.types import Person
 
@@ -85,14 +86,21 @@ class PoseTracker:
             TrackInfo(t.id, t.state, boxes[i], t.hits, t.last_seen) for i, t in enumerate(self._tracks)
         )
 
-    def update(self, persons: Sequence[Person], stamp_s: float) -> list[Person]:
+    def update(
+        self, persons: Sequence[Person], stamp_s: float, camera_motion: np.ndarray | None = None
+    ) -> list[Person]:
         """The same persons, in the same order, with `id` set; -1 where no confirmed track matched.
 
         stamp_s: the frame's time in seconds, not earlier than the previous frame's (equal is
             allowed: no time passes). Raises ValueError on a bad stamp or person.
+        camera_motion: how the camera moved since the previous frame, as the (2, 3) affine or
+            (3, 3) homography mapping the previous frame's pixels to this frame's (see
+            `camera_motion.CameraMotionEstimator`); every track is moved by it before matching.
+            None: a still camera.
         """
         boxes, keypoints, scores = _as_arrays(persons)
         stamp = self._checked_stamp(stamp_s)
+        warp = None if camera_motion is None else as_homography(camera_motion)
         cfg = self.config
         dt = 0.0 if self._last_stamp is None else stamp - self._last_stamp
         self._last_stamp = stamp
@@ -102,6 +110,8 @@ class PoseTracker:
             lost = np.array([t.state is TrackState.LOST for t in self._tracks])
             self._means[lost, 6:] = 0.0  # as ByteTrack: an unseen person keeps its size
             self._means, self._covariances = kalman.predict(self._means, self._covariances, dt)
+        if warp is not None:
+            self._means, self._covariances = kalman.warp(self._means, self._covariances, warp)
         track_boxes = kalman.state_to_box(self._means)
         similarity = pose_similarity(track_boxes, self._predicted_keypoints(), boxes, keypoints, cfg)
 
