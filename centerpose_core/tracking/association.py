@@ -15,6 +15,7 @@ def pose_similarity(
     det_boxes: np.ndarray,
     det_keypoints: np.ndarray,
     config: TrackerConfig,
+    score_weighted: bool = True,
 ) -> np.ndarray:
     """(N, M) similarity in [0, 1] of N (predicted) tracks to M detections.
 
@@ -22,7 +23,8 @@ def pose_similarity(
     `min_shared_keypoints` visible joints, plain IoU elsewhere (0 without overlap: keypoints
     of disjoint boxes are so far apart that their OKS is ~0). IoU tells where a person is;
     OKS also tells which pose is there, which is what separates two persons whose boxes
-    overlap. OKS is scaled by the track's predicted box area.
+    overlap. OKS is scaled by the track's predicted box area, and its joints are weighted by
+    their scores in track and detection (`score_weighted`; False: COCO's plain mean).
     """
     iou = box_iou(track_boxes, det_boxes)
     if config.keypoint_weight == 0.0:
@@ -33,6 +35,7 @@ def pose_similarity(
         det_keypoints[cols],
         box_area(track_boxes)[rows],
         config.keypoint_score_threshold,
+        score_weighted=score_weighted,
     )
     use = shared >= config.min_shared_keypoints
     rows, cols, oks = rows[use], cols[use], oks[use]
@@ -40,6 +43,19 @@ def pose_similarity(
     similarity = iou.copy()
     similarity[rows, cols] = weight * oks + (1.0 - weight) * iou[rows, cols]
     return similarity
+
+
+def best_explained(overlap: np.ndarray) -> np.ndarray:
+    """(N, M) mask: where track n overlaps detection m at least as much as any other track does.
+
+    For low-score detections, with `overlap` the box IoU: a half-hidden person's joints may have
+    been snapped onto the occluder's, so the keypoints can make it look like the occluder's
+    track; its box still says where it is. Such a detection may only continue the track whose box
+    explains it best, never take a track whose own person stands elsewhere.
+    """
+    if overlap.size == 0:
+        return np.ones(overlap.shape, dtype=bool)
+    return overlap >= overlap.max(axis=0, keepdims=True)
 
 
 def match(similarity: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:

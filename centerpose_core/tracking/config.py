@@ -27,6 +27,11 @@ class TrackerConfig(Described):
     )
     match_threshold: float = setting(0.2, "minimum similarity to match a high-score detection to a track")
     low_match_threshold: float = setting(0.5, "minimum similarity in the low-score stage (stricter)")
+    low_score_lost_s: float = setting(
+        0.3,
+        "a track unseen for at most this long may also be continued by a low-score detection "
+        "(0: only tracks seen in the previous frame, as ByteTrack)",
+    )
     keypoint_weight: float = setting(
         0.5, "similarity = w * OKS + (1 - w) * box IoU where enough joints are visible (0: boxes only)"
     )
@@ -60,6 +65,7 @@ class TrackerConfig(Described):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"tracking {name} must be an integer >= 1, got {value!r}")
         _check_number("lost_timeout_s", self.lost_timeout_s, 0.0, math.inf)
+        _check_number("low_score_lost_s", self.low_score_lost_s, 0.0, math.inf)
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> TrackerConfig:

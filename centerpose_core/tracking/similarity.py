@@ -32,6 +32,7 @@ def keypoint_similarity(
     areas: np.ndarray,
     score_threshold: float,
     sigmas: np.ndarray = KEYPOINT_OKS_SIGMAS,
+    score_weighted: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """COCO's object keypoint similarity of P pairs over the joints visible in both, and their count.
 
@@ -41,6 +42,9 @@ def keypoint_similarity(
     A joint counts as visible where its score is above `score_threshold`. Per pair,
     `OKS = mean over shared visible joints of exp(-d^2 / (2 * area * (2 sigma)^2))`, the
     formula of pycocotools' `computeOks`; pairs without shared visible joints get 0.
+    score_weighted: the mean is weighted by the product of the two joints' scores instead (still
+        over the shared visible joints): a hidden joint that a detector snapped onto an occluder's
+        joint with a moderate score counts less than a clearly seen one.
     Returns `(oks, shared)`, both (P,); `shared` counts the joints the mean is over.
     """
     delta = reference[:, :, :2] - candidates[:, :, :2]
@@ -48,6 +52,8 @@ def keypoint_similarity(
     scale = 2.0 * (areas[:, None] + np.spacing(1)) * ((2.0 * sigmas) ** 2)[None, :]
     visible = (reference[:, :, 2] > score_threshold) & (candidates[:, :, 2] > score_threshold)
     shared = visible.sum(axis=1)
-    total = (np.exp(-dist2 / scale) * visible).sum(axis=1)
-    oks = np.divide(total, shared, out=np.zeros(total.shape), where=shared > 0)
+    weights = visible * reference[:, :, 2] * candidates[:, :, 2] if score_weighted else visible
+    total = (np.exp(-dist2 / scale) * weights).sum(axis=1)
+    weight_sum = weights.sum(axis=1)
+    oks = np.divide(total, weight_sum, out=np.zeros(total.shape), where=weight_sum > 0)
     return oks, shared

@@ -5,8 +5,9 @@ track to the frame's stamp (constant-velocity Kalman filter over the box, keypoi
 along relative to it), then match in ByteTrack's order:
 
 1. high-score detections against confirmed tracks (tracked and lost);
-2. low-score detections against the confirmed tracks still unmatched that were tracked in the
-   previous frame (an occluded person scores low but is still there);
+2. low-score detections against the confirmed tracks still unmatched that were seen within
+   `low_score_lost_s` (an occluded person scores low but is still there), each only against
+   the track whose box overlaps it most (a poor view of one person never takes another's track);
 3. the remaining high-score detections against tentative tracks.
 
 Unmatched high-score detections start tentative tracks. A tentative track gets an id after
@@ -26,9 +27,10 @@ import numpy as np
 
 from centerpose_core.constants import NUM_KEYPOINTS
 from centerpose_core.tracking import kalman
-from centerpose_core.tracking.association import match, pose_similarity
+from centerpose_core.tracking.association import best_explained, match, pose_similarity
 from centerpose_core.tracking.camera_motion import as_homography
 from centerpose_core.tracking.config import TrackerConfig
+from centerpose_core.tracking.similarity import box_iou
 from centerpose_core.types import Person
 
 
@@ -65,6 +67,10 @@ class PoseTracker:
     Not thread-safe; one tracker per camera. `update` validates its whole input before changing
     any state, so a frame it rejects leaves the tracker as it was.
     """
+
+    # Switches for the benchmark's ablation rows only (what each part of the matching buys).
+    _score_weighted_oks = True  # OKS joints weighted by their scores, not a plain mean
+    _low_matches_best_explained = True  # a low-score detection only continues the track overlapping it most
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.config = config or TrackerConfig()
@@ -113,9 +119,11 @@ class PoseTracker:
         if warp is not None:
             self._means, self._covariances = kalman.warp(self._means, self._covariances, warp)
         track_boxes = kalman.state_to_box(self._means)
-        similarity = pose_similarity(track_boxes, self._predicted_keypoints(), boxes, keypoints, cfg)
+        similarity = pose_similarity(
+            track_boxes, self._predicted_keypoints(), boxes, keypoints, cfg, self._score_weighted_oks
+        )
 
-        track_of_det = self._associate(similarity, scores)
+        track_of_det = self._associate(similarity, box_iou(track_boxes, boxes), scores, stamp)
         ids = self._correct(track_of_det, boxes, keypoints, stamp)
         new = np.flatnonzero((scores >= cfg.high_score_threshold) & (track_of_det < 0))
         for det, track_id in zip(new, self._start_tracks(new, boxes, keypoints, stamp)):
@@ -124,12 +132,16 @@ class PoseTracker:
 
     # --- steps of update -------------------------------------------------------------------
 
-    def _associate(self, similarity: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    def _associate(
+        self, similarity: np.ndarray, iou: np.ndarray, scores: np.ndarray, stamp: float
+    ) -> np.ndarray:
         """ByteTrack's three matching stages; returns each detection's track row (-1: none)."""
         cfg = self.config
         states = [t.state for t in self._tracks]
         tentative_mask = np.array([s is TrackState.TENTATIVE for s in states], dtype=bool)
+        unseen_s = np.array([stamp - t.last_seen for t in self._tracks])
         tracked_mask = np.array([s is TrackState.TRACKED for s in states], dtype=bool)
+        recent_mask = tracked_mask | (~tentative_mask & (unseen_s <= cfg.low_score_lost_s))
         confirmed, tentative = np.flatnonzero(~tentative_mask), np.flatnonzero(tentative_mask)
         high_mask = scores >= cfg.high_score_threshold
         high = np.flatnonzero(high_mask)
@@ -138,11 +150,17 @@ class PoseTracker:
         # 1. high-score detections against every confirmed track, tracked or lost
         rows, cols = match(similarity[np.ix_(confirmed, high)], cfg.match_threshold)
         track_of_det[high[cols]] = confirmed[rows]
-        # 2. low-score detections against the confirmed tracks left that were seen last frame
-        tracked_mask[confirmed[rows]] = False
-        still_tracked = np.flatnonzero(tracked_mask)
-        rows, cols = match(similarity[np.ix_(still_tracked, low)], cfg.low_match_threshold)
-        track_of_det[low[cols]] = still_tracked[rows]
+        # 2. low-score detections against the confirmed tracks left that were seen recently, each
+        #    only where no other confirmed track's box overlaps it more
+        recent_mask[confirmed[rows]] = False
+        recent = np.flatnonzero(recent_mask)
+        low_similarity = similarity[np.ix_(confirmed, low)]
+        if self._low_matches_best_explained:
+            explained = best_explained(iou[np.ix_(confirmed, low)])
+            low_similarity = np.where(explained, low_similarity, 0.0)
+        low_similarity = low_similarity[np.isin(confirmed, recent)]
+        rows, cols = match(low_similarity, cfg.low_match_threshold)
+        track_of_det[low[cols]] = recent[rows]
         # 3. high-score detections left against tentative tracks
         free_high = high[track_of_det[high] < 0]
         rows, cols = match(similarity[np.ix_(tentative, free_high)], cfg.match_threshold)

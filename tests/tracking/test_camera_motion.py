@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from tracking_helpers import at
 
 from centerpose_core.tracking import PoseTracker, TrackerConfig, kalman
 from centerpose_core.tracking.camera_motion import (
@@ -13,7 +14,6 @@ from centerpose_core.tracking.camera_motion import (
     rotation_from_angular_velocity,
     rotation_homography,
 )
-from tests.tracking.tracking_helpers import at
 
 
 def _texture(seed: int, height: int, width: int) -> np.ndarray:

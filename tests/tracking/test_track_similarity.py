@@ -129,3 +129,19 @@ def test_default_sigmas_are_cocos():
     from centerpose_core.constants import KEYPOINT_OKS_SIGMAS
 
     np.testing.assert_allclose(KEYPOINT_OKS_SIGMAS, np.array(COCO_SIGMAS) / 10.0)
+
+
+def test_score_weighted_oks_by_hand():
+    """Two shared joints: the nose exactly in place (both scores 0.9), the left eye far off (both
+    0.2, a snapped hidden joint). Plain mean: (1 + 0) / 2; weighted: 0.81 * 1 / (0.81 + 0.04)."""
+    reference = np.zeros((1, 17, 3))
+    candidate = np.zeros((1, 17, 3))
+    reference[0, 0] = candidate[0, 0] = (50.0, 50.0, 0.9)
+    reference[0, 1] = (60.0, 50.0, 0.2)
+    candidate[0, 1] = (600.0, 50.0, 0.2)  # exp(-540^2 / ...) underflows to 0 for this area
+    area = np.array([100.0])
+    plain, shared = keypoint_similarity(reference, candidate, area, 0.1)
+    weighted, shared_w = keypoint_similarity(reference, candidate, area, 0.1, score_weighted=True)
+    assert shared[0] == shared_w[0] == 2
+    assert plain[0] == pytest.approx(0.5, abs=1e-12)
+    assert weighted[0] == pytest.approx(0.81 / 0.85, abs=1e-12)

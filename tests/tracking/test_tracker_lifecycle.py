@@ -149,20 +149,40 @@ def test_reset_forgets_tracks_but_never_reuses_ids():
     assert _ids(tracker.update([at(100.0), at(300.0)], 1.0)) == [3, 4]  # earlier stamp is fine after reset
 
 
-def test_low_score_detections_keep_a_tracked_person_but_start_nothing():
-    tracker = PoseTracker(TrackerConfig(high_score_threshold=0.5, low_score_threshold=0.1))
+def _occluded_then_missed(low_score_lost_s: float, missed_frames: int) -> PoseTracker:
+    """A person tracked, then occluded (low scores), then not detected for `missed_frames`."""
+    tracker = PoseTracker(
+        TrackerConfig(high_score_threshold=0.5, low_score_threshold=0.1, low_score_lost_s=low_score_lost_s)
+    )
     for k in range(3):
         out = tracker.update([at(100.0 + 3 * k, score=0.9), at(500.0, score=0.3)], k / FPS)
     assert _ids(out) == [1, -1]
     for k in range(3, 8):  # the tracked person is occluded: its score drops into the low band
         out = tracker.update([at(100.0 + 3 * k, score=0.3), at(500.0, score=0.3)], k / FPS)
         assert _ids(out) == [1, -1]
-    out = tracker.update([at(124.0, score=0.05)], 8 / FPS)  # below the low threshold: ignored
-    assert _ids(out) == [-1]
+    for k in range(8, 8 + missed_frames):
+        out = tracker.update([at(100.0 + 3 * k, score=0.05)], k / FPS)  # below the low threshold: ignored
+        assert _ids(out) == [-1]
     assert [t.state for t in tracker.tracks] == [TrackState.LOST]
-    # As ByteTrack, a low-score detection only continues a track seen in the previous frame.
+    return tracker
+
+
+def test_low_score_detections_keep_a_tracked_person_but_start_nothing():
+    # ByteTrack's rule (low_score_lost_s 0): a low-score detection only continues a track seen
+    # in the previous frame.
+    tracker = _occluded_then_missed(low_score_lost_s=0.0, missed_frames=1)
     assert _ids(tracker.update([at(127.0, score=0.3)], 9 / FPS)) == [-1]
     assert _ids(tracker.update([at(130.0, score=0.9)], 10 / FPS)) == [1]
+
+
+def test_low_score_detections_continue_a_track_lost_for_a_short_time_only():
+    # One frame missed (0.04 s unseen, within 0.1 s): the half-hidden person keeps its id.
+    tracker = _occluded_then_missed(low_score_lost_s=0.1, missed_frames=1)
+    assert _ids(tracker.update([at(127.0, score=0.3)], 9 / FPS)) == [1]
+    # Three frames missed (0.12 s unseen since frame 7): too long for a low-score detection.
+    tracker = _occluded_then_missed(low_score_lost_s=0.1, missed_frames=3)
+    assert _ids(tracker.update([at(133.0, score=0.3)], 11 / FPS)) == [-1]
+    assert _ids(tracker.update([at(136.0, score=0.9)], 12 / FPS)) == [1]
 
 
 def test_a_track_matched_in_the_first_stage_is_not_offered_to_low_score_detections():
@@ -221,3 +241,26 @@ def test_person_json_unchanged_unless_ids_are_asked_for():
     tracked = PoseTracker(TrackerConfig(confirm_hits=1)).update([p], 0.0)[0]
     assert tracked.to_json(with_id=True)["id"] == 1
     assert {k: v for k, v in tracked.to_json(with_id=True).items() if k != "id"} == p.to_json()
+
+
+def test_a_low_score_detection_does_not_take_the_track_of_a_person_standing_elsewhere():
+    """A stands in front, B behind to its right. A goes undetected for a frame while B, half
+    hidden, is detected with a low score and its joints snapped onto A's: by its pose it looks
+    like A, by its box it is B. It may continue B's track only, never A's."""
+    tracker = PoseTracker(TrackerConfig(low_match_threshold=0.3))
+    a_box, b_box = (100.0, 100.0, 160.0, 250.0), (140.0, 90.0, 200.0, 240.0)
+    for k in range(3):
+        out = tracker.update([person(a_box), person(b_box)], k / FPS)
+    assert _ids(out) == [1, 2]
+    snapped = person(b_box, score=0.3)
+    snapped.keypoints[:, :2] = person(a_box).keypoints[:, :2]  # every joint on A's
+    out = tracker.update([snapped], 3 / FPS)
+    assert _ids(out) == [2]
+    # Without the rule, the pose wins and B's detection takes A's track.
+    class WithoutTheRule(PoseTracker):
+        _low_matches_best_explained = False
+
+    other = WithoutTheRule(TrackerConfig(low_match_threshold=0.3))
+    for k in range(3):
+        other.update([person(a_box), person(b_box)], k / FPS)
+    assert _ids(other.update([snapped], 3 / FPS)) == [1]
