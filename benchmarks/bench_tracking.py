@@ -50,7 +50,7 @@ import os
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +60,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from centerpose_core.constants import NUM_KEYPOINTS
 from centerpose_core.data.synthetic import random_pose
 from centerpose_core.tracking import PoseTracker, TrackerConfig
+from centerpose_core.tracking.camera_motion import CameraMotionEstimator
 from centerpose_core.tracking.similarity import box_iou
 from centerpose_core.types import Person
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tracking_peers import peer_factories
 
 WIDTH, HEIGHT = 960, 540
 FPS = 25.0
@@ -82,11 +86,42 @@ class Walker:
     pose_b: np.ndarray
     gait_hz: float
     phase: float
+    crouch: np.ndarray | None = None  # (T,) in [0, 1]: how far into a squat (or a bend) it is
+    bend: float = 0.0  # 0: crouch squats; +-1: crouch bends the upper body forward (that way)
 
     def keypoints(self, t: int) -> np.ndarray:
         mix = 0.5 + 0.5 * np.sin(2 * np.pi * self.gait_hz * t / FPS + self.phase)
         pose = self.pose_a + (self.pose_b - self.pose_a) * mix
+        if self.crouch is not None and self.crouch[t] > 0.0:
+            pose = _crouched(pose, float(self.crouch[t]), self.bend)
         return self.hips[t] + pose * self.height[t]
+
+
+UPPER_BODY = np.arange(0, 11)  # head, shoulders, arms
+HIPS, KNEES = np.array([11, 12]), np.array([13, 14])
+
+
+def _crouched(pose: np.ndarray, amount: float, bend: float) -> np.ndarray:
+    """`pose` (figure units, origin between the hips) squatting or bending by `amount` in [0, 1].
+
+    A squat lowers everything above the knees by 0.22 figure heights (the knees half that, and
+    forward) while the ankles stay: the box loses a fifth of its height from the top. A bend
+    swings the upper body forward and down about the hips: the box gets wider and lower.
+    The origin stays where the hips stood, so the hips themselves move in a squat.
+    """
+    out = pose.copy()
+    if bend == 0.0:
+        drop = 0.22 * amount
+        out[np.concatenate([UPPER_BODY, HIPS]), 1] += drop
+        out[KNEES, 1] += drop / 2
+        out[KNEES, 0] += 0.08 * amount
+        return out
+    angle = 1.2 * amount * np.sign(bend)  # up to ~70 degrees forward
+    cos, sin = np.cos(angle), np.sin(angle)
+    x, y = out[UPPER_BODY, 0], out[UPPER_BODY, 1]
+    out[UPPER_BODY, 0] = cos * x - sin * y
+    out[UPPER_BODY, 1] = sin * x + cos * y
+    return out
 
 
 def _height_at(foot_y: np.ndarray) -> np.ndarray:
@@ -205,13 +240,96 @@ def scene_mixed(rng: np.random.Generator, frames: int) -> list[Walker]:
     return walkers
 
 
-# name -> (builder, seed slot): `crossing_alike` shares `crossing`'s seeds, hence its paths.
+def scene_moving_camera(rng: np.random.Generator, frames: int) -> list[Walker]:
+    """A mixed crowd seen by a camera that pans (`simulate` moves everyone by the pan)."""
+    walkers = []
+    for _ in range(int(rng.integers(4, 8))):
+        foot0 = rng.uniform(320, 530)
+        speed = rng.choice([-1.0, 1.0]) * rng.uniform(0.0, 0.8) * _height_at(foot0)
+        xs = _path(rng, frames, rng.uniform(-0.2, 1.2) * WIDTH, int(rng.integers(frames)), speed)
+        walkers.append(_walker(rng, xs, np.full(frames, foot0)))
+    return walkers
+
+
+def scene_low_score_groups(rng: np.random.Generator, frames: int) -> list[Walker]:
+    """Groups of three walking side by side, half hiding each other; two groups may cross."""
+    walkers = []
+    for group in range(int(rng.integers(1, 3))):
+        foot = rng.uniform(380, 520)
+        height = _height_at(foot)
+        direction = 1.0 if group == 0 else -1.0
+        speed = direction * rng.uniform(0.3, 0.6) * height
+        x_mid = rng.uniform(0.3, 0.7) * WIDTH
+        base = _path(rng, frames, x_mid, int(rng.uniform(0.3, 0.7) * frames), speed)
+        for k in range(3):
+            xs = (
+                base
+                + (k - 1) * rng.uniform(0.22, 0.35) * height
+                + np.cumsum(_speed_noise(rng, frames, 5.0)) / FPS
+            )
+            walkers.append(_walker(rng, xs, np.full(frames, foot + (k - 1) * rng.uniform(6, 14))))
+    return walkers
+
+
+def _crouch_profile(rng: np.random.Generator, frames: int) -> np.ndarray:
+    """One or two squats or bends: 0.3-0.5 s down, hold 0.3-1 s, as fast back up."""
+    out = np.zeros(frames)
+    t = np.arange(frames) / FPS
+    for _ in range(int(rng.integers(1, 3))):
+        start, ramp, hold = rng.uniform(0.5, DURATION_S - 2.0), rng.uniform(0.3, 0.5), rng.uniform(0.3, 1.0)
+        up = np.clip((t - start) / ramp, 0, 1)
+        down = np.clip((t - start - ramp - hold) / ramp, 0, 1)
+        out = np.maximum(out, up - down)
+    return out
+
+
+def scene_squat_bend(rng: np.random.Generator, frames: int) -> list[Walker]:
+    """Slow walkers who squat or bend down and get up again, next to each other and crossing."""
+    walkers = []
+    for _ in range(int(rng.integers(1, 3))):
+        foot = rng.uniform(360, 520)
+        t_cross = int(rng.uniform(0.3, 0.7) * frames)
+        x_cross = rng.uniform(0.3, 0.7) * WIDTH
+        for direction in (1.0, -1.0):
+            speed = direction * rng.uniform(0.1, 0.4) * _height_at(foot)
+            foot_y = np.full(frames, foot + rng.uniform(-0.1, 0.1) * _height_at(foot))
+            walker = _walker(rng, _path(rng, frames, x_cross, t_cross, speed), foot_y)
+            walker.crouch = _crouch_profile(rng, frames)
+            walker.bend = 0.0 if rng.random() < 0.5 else direction
+            walkers.append(walker)
+    return walkers
+
+
+@dataclass(frozen=True)
+class SceneOptions:
+    """How a scenario's camera and detector behave (defaults: the original five scenarios')."""
+
+    drop_rate: float = 0.0  # frames the tracker never sees
+    false_positives: float = 0.3  # per frame, Poisson mean
+    pan: bool = False  # the camera pans: see `camera_pan`
+    stamp_jitter_s: float = 0.0  # stamps off by up to this (still increasing)
+    snap_probability: float = 0.5  # a hidden joint snaps to an occluder's joint
+    snap_scores: tuple[float, float] = (0.1, 0.5)  # the score range of a snapped joint
+    score_shift: float = 0.0  # added to every detection score (more low-score detections)
+    extra_miss: float = 0.0  # missed on top of the visibility-based misses
+
+
+# name -> (builder, seed slot, options): `crossing_alike` shares `crossing`'s seeds, hence its paths.
 SCENES = {
-    "crossing": (scene_crossing, 0),
-    "occlusion": (scene_occlusion, 1),
-    "leave_reenter": (scene_leave_reenter, 2),
-    "mixed": (scene_mixed, 3),
-    "crossing_alike": (scene_crossing_alike, 0),
+    "crossing": (scene_crossing, 0, SceneOptions()),
+    "occlusion": (scene_occlusion, 1, SceneOptions()),
+    "leave_reenter": (scene_leave_reenter, 2, SceneOptions()),
+    "mixed": (scene_mixed, 3, SceneOptions(drop_rate=0.05, false_positives=0.6)),
+    "crossing_alike": (scene_crossing_alike, 0, SceneOptions()),
+    "moving_camera": (scene_moving_camera, 4, SceneOptions(pan=True)),
+    "low_score_groups": (scene_low_score_groups, 5, SceneOptions(score_shift=-0.2)),
+    "snapped_joints": (scene_occlusion, 6, SceneOptions(snap_probability=0.9, snap_scores=(0.3, 0.6))),
+    "squat_bend": (scene_squat_bend, 7, SceneOptions(extra_miss=0.1)),
+    "irregular_stamps": (
+        scene_mixed,
+        8,
+        SceneOptions(drop_rate=0.3, false_positives=0.6, stamp_jitter_s=0.012),
+    ),
 }
 # Independent sets of sequences. Design choices (similarity variants, weights) were compared
 # on the tuning sets only; the evaluation sets were first run after they were fixed.
@@ -241,6 +359,59 @@ class Frame:
     gt_boxes: np.ndarray  # (G, 4)
     detections: list[Person]
     sources: list[int]  # per detection, the walker it shows (-1: a false positive); for diagnostics
+    camera: np.ndarray = field(default_factory=lambda: np.zeros(2))  # pan (x, y) px: image = world - camera
+    background: Background | None = None
+
+    def image(self) -> np.ndarray:
+        """The camera's BGR frame of the background (people are not drawn; see `Background`)."""
+        return self.background.view(self.camera)
+
+
+class Background:
+    """A cluttered world texture behind the walkers, rendered per frame only when asked for.
+
+    Only trackers that look at the image (ours with image-based camera-motion compensation,
+    BoT-SORT's own compensation) ask. People are not drawn: the estimators mask person boxes
+    out anyway (the unit tests check that masking on drawn people).
+    """
+
+    PAD = 1700  # px of world beyond each side of the view: more than any pan goes
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._texture: np.ndarray | None = None
+
+    def view(self, camera: np.ndarray) -> np.ndarray:
+        if self._texture is None:
+            import cv2
+
+            rng = np.random.default_rng((self.seed, 2))
+            height, width = HEIGHT + 2 * 100, WIDTH + 2 * self.PAD
+            blocks = rng.integers(0, 256, (height // 8, width // 8), dtype=np.uint8)
+            grey = cv2.GaussianBlur(
+                cv2.resize(blocks, (width, height), interpolation=cv2.INTER_NEAREST), (5, 5), 0
+            )
+            self._texture = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
+        x, y = self.PAD + int(camera[0]), 100 + int(camera[1])
+        return self._texture[y : y + HEIGHT, x : x + WIDTH]
+
+
+def camera_pan(rng: np.random.Generator, frames: int) -> np.ndarray:
+    """(T, 2) whole-pixel camera offsets: 2-3 fast turns (peaks 400-900 px/s, i.e. 16-36 px per
+    frame, over 0.4-1 s), each way, with a small tilt wobble, resting in between."""
+    t = np.arange(frames) / FPS
+    velocity = np.zeros((frames, 2))
+    for _ in range(int(rng.integers(2, 4))):
+        centre, length = rng.uniform(0.5, DURATION_S - 0.5), rng.uniform(0.4, 1.0)
+        peak = rng.choice([-1.0, 1.0]) * rng.uniform(400, 900)
+        inside = np.abs(t - centre) < length / 2
+        profile = np.where(inside, 0.5 + 0.5 * np.cos(2 * np.pi * (t - centre) / length), 0.0)
+        velocity[:, 0] += peak * profile
+        velocity[:, 1] += rng.uniform(-60, 60) * profile
+    offsets = np.cumsum(velocity, axis=0) / FPS
+    offsets[:, 0] = np.clip(offsets[:, 0], -Background.PAD + 10, Background.PAD - 10)
+    offsets[:, 1] = np.clip(offsets[:, 1], -90, 90)
+    return np.round(offsets)
 
 
 def _visibility(points: list[np.ndarray], boxes: list[np.ndarray], depth: np.ndarray) -> list[np.ndarray]:
@@ -264,6 +435,7 @@ def detect(
     false_positive_rate: float,
     keypoint_offset: float = 0.0,
     offset_rng: np.random.Generator | None = None,
+    options: SceneOptions = SceneOptions(),
 ) -> tuple[list[int], np.ndarray, list[Person], list[int]]:
     """Ground truth (ids, boxes), simulated detections for frame `t` and the walker each shows.
 
@@ -287,6 +459,8 @@ def detect(
         gt_boxes.append(box)
         if rng.random() > 0.96 * min(1.0, (fraction - MIN_VISIBLE) / 0.5):
             continue  # missed, more often the more is hidden
+        if options.extra_miss > 0.0 and rng.random() < options.extra_miss:
+            continue
         kps = np.zeros((NUM_KEYPOINTS, 3))
         kps[:, :2] = pts + rng.normal(0, 0.015 * h, (NUM_KEYPOINTS, 2))
         if keypoint_offset > 0.0:
@@ -300,13 +474,13 @@ def detect(
             for k in np.flatnonzero(depth > depth[i]):
                 other = points[k][j]
                 inside = box[0] <= other[0] <= box[2] and box[1] <= other[1] <= box[3]
-                if inside and rng.random() < 0.5:
-                    kps[j] = (*(other + rng.normal(0, 0.015 * h, 2)), rng.uniform(0.1, 0.5))
+                if inside and rng.random() < options.snap_probability:
+                    kps[j] = (*(other + rng.normal(0, 0.015 * h, 2)), rng.uniform(*options.snap_scores))
                     break
         visible_box = _box_of(pts[vis], h)
         blend = 0.5 * (1.0 - fraction)  # boxes of partly hidden people shrink towards what is seen
         det_box = (1 - blend) * box + blend * visible_box + rng.normal(0, 0.03 * h * (2 - fraction), 4)
-        score = float(np.clip(0.35 + 0.55 * fraction + rng.normal(0, 0.08), 0.05, 0.99))
+        score = float(np.clip(0.35 + options.score_shift + 0.55 * fraction + rng.normal(0, 0.08), 0.05, 0.99))
         detections.append(
             Person(score=score, bbox=det_box.astype(np.float32), keypoints=kps.astype(np.float32))
         )
@@ -340,15 +514,25 @@ def simulate(scene: str, seed: int, keypoint_offset: float = 0.0) -> list[Frame]
     rng = np.random.default_rng(seed)
     offset_rng = np.random.default_rng((seed, 1))  # the stress error's own stream: see `detect`
     frames = int(DURATION_S * FPS)
-    walkers = SCENES[scene][0](rng, frames)
-    drop_rate = 0.05 if scene == "mixed" else 0.0
-    fp_rate = 0.6 if scene == "mixed" else 0.3
+    builder, _, options = SCENES[scene]
+    walkers = builder(rng, frames)
+    camera = np.zeros((frames, 2))
+    if options.pan:  # walkers were placed in the world: the camera sees them moved against its pan
+        camera = camera_pan(rng, frames)
+        for walker in walkers:
+            walker.hips = walker.hips - camera
+    background = Background(seed)
     sequence = []
     for t in range(frames):
-        gt_ids, gt_boxes, detections, sources = detect(rng, walkers, t, fp_rate, keypoint_offset, offset_rng)
-        if t > 0 and rng.random() < drop_rate:
+        gt_ids, gt_boxes, detections, sources = detect(
+            rng, walkers, t, options.false_positives, keypoint_offset, offset_rng, options
+        )
+        if t > 0 and rng.random() < options.drop_rate:
             continue  # dropped frame: the tracker never sees it, so it is not scored either
-        sequence.append(Frame(t / FPS, gt_ids, gt_boxes, detections, sources))
+        stamp = t / FPS
+        if options.stamp_jitter_s:  # less than half a frame interval: stamps still increase
+            stamp += rng.uniform(-options.stamp_jitter_s, options.stamp_jitter_s)
+        sequence.append(Frame(stamp, gt_ids, gt_boxes, detections, sources, camera[t], background))
     return sequence
 
 
@@ -386,11 +570,74 @@ class GreedyIoUTracker:
         return [Person(score=p.score, bbox=p.bbox, keypoints=p.keypoints, id=i) for p, i in zip(kept, ids)]
 
 
+class _PlainOks(PoseTracker):
+    _score_weighted_oks = False
+
+
+class _NoBoxRule(PoseTracker):
+    _low_matches_best_explained = False
+
+
+class _Before(PoseTracker):
+    """The tracker as it was before camera motion, the short-lost low-score stage, score-weighted
+    OKS and the box rule (issue 18)."""
+
+    _score_weighted_oks = False
+    _low_matches_best_explained = False
+
+
+class Ours:
+    """A PoseTracker fed one frame at a time, with camera motion from `cmc`: "none", "image"
+    (`CameraMotionEstimator` on the rendered frame, person boxes masked) or "known" (the true
+    pan, as a gyro would give it)."""
+
+    def __init__(self, tracker: PoseTracker, cmc: str = "none") -> None:
+        self.tracker, self.cmc = tracker, cmc
+        self.estimator = CameraMotionEstimator() if cmc == "image" else None
+        self.previous_camera: np.ndarray | None = None
+
+    def step(self, frame: Frame) -> list[Person]:
+        warp = None
+        if self.cmc == "image":
+            boxes = np.array([p.bbox for p in frame.detections], dtype=float).reshape(-1, 4)
+            warp = self.estimator.estimate(frame.image(), boxes)
+        elif self.cmc == "known" and self.previous_camera is not None:
+            shift = self.previous_camera - frame.camera
+            warp = np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]])
+        self.previous_camera = frame.camera
+        return self.tracker.update(frame.detections, frame.stamp, warp)
+
+
+class Plain:
+    """Any tracker with `update(persons, stamp)` or a peer adapter with `step(persons, stamp, image)`."""
+
+    def __init__(self, tracker, needs_image: bool = False) -> None:
+        self.tracker, self.needs_image = tracker, needs_image
+
+    def step(self, frame: Frame) -> list[Person]:
+        if hasattr(self.tracker, "step"):
+            return self.tracker.step(
+                frame.detections, frame.stamp, frame.image() if self.needs_image else None
+            )
+        return self.tracker.update(frame.detections, frame.stamp)
+
+
+OURS = "ours + image CMC"
 TRACKERS = {
-    "ours (OKS+IoU)": lambda: PoseTracker(TrackerConfig()),
-    "ours, IoU only": lambda: PoseTracker(TrackerConfig(keypoint_weight=0.0)),
-    "greedy IoU": GreedyIoUTracker,
+    OURS: lambda: Ours(PoseTracker(), "image"),
+    "ours + known CMC": lambda: Ours(PoseTracker(), "known"),
+    "ours, no CMC": lambda: Ours(PoseTracker()),
+    "  - score-weighted OKS": lambda: Ours(_PlainOks()),
+    "  - box rule (low)": lambda: Ours(_NoBoxRule()),
+    "  - short-lost low": lambda: Ours(PoseTracker(TrackerConfig(low_score_lost_s=0.0))),
+    "ours before (all off)": lambda: Ours(_Before(TrackerConfig(low_score_lost_s=0.0))),
+    "ours, IoU only": lambda: Ours(PoseTracker(TrackerConfig(keypoint_weight=0.0))),
+    "greedy IoU": lambda: Plain(GreedyIoUTracker()),
 }
+PEERS = peer_factories()
+for _name, _make in PEERS.items():
+    if _make is not None:
+        TRACKERS[_name] = (lambda make, image: lambda: Plain(make(), image))(_make, "BoT-SORT" in _name)
 
 
 # --- scoring ---------------------------------------------------------------------------------
@@ -415,7 +662,7 @@ def score(sequences: list[list[Frame]], make_tracker) -> dict[str, float]:
         tracker = make_tracker()
         offset = n * 100_000  # one accumulator over all sequences: ids must not collide
         for frame in sequence:
-            out = [p for p in tracker.update(frame.detections, frame.stamp) if p.id >= 0]
+            out = [p for p in tracker.step(frame) if p.id >= 0]
             hyp_boxes = _clip(np.array([p.bbox for p in out], dtype=float).reshape(-1, 4))
             iou = box_iou(_clip(frame.gt_boxes), hyp_boxes)
             distance = np.where(iou >= 0.5, 1.0 - iou, np.nan)
@@ -487,25 +734,56 @@ def _paired(ours: list[float], other: list[float], fmt: str, higher_is_better: b
 
 
 def run_scenario(
-    scene: str, seed_sets: tuple[int, ...], sequences: int, keypoint_offset: float = 0.0
+    scene: str, seed_sets: tuple[int, ...], sequences: int, trackers: list[str], keypoint_offset: float = 0.0
 ) -> dict[str, list[dict[str, float]]]:
     """Per tracker, the metrics of each seed set (all trackers see the same sequences)."""
-    results: dict[str, list[dict[str, float]]] = {name: [] for name in TRACKERS}
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in trackers}
     for seed_set in seed_sets:
         runs = [simulate(scene, sequence_seed(seed_set, scene, n), keypoint_offset) for n in range(sequences)]
-        for name, make in TRACKERS.items():
-            results[name].append(score(runs, make))
+        for name in trackers:
+            results[name].append(score(runs, TRACKERS[name]))
     return results
 
 
 def print_scenario(scene: str, results: dict[str, list[dict[str, float]]]) -> None:
     for name, per_set in results.items():
         cells = [_mean_std([m[key] for m in per_set], fmt) for key, _, fmt in METRICS]
-        print(f"{scene:<15} {name:<15} {cells[0]:>15} {cells[1]:>15} {cells[2]:>13}")
-    ours, boxes = results["ours (OKS+IoU)"], results["ours, IoU only"]
-    for key, label, fmt in METRICS:
-        paired = _paired([m[key] for m in ours], [m[key] for m in boxes], fmt, key != "num_switches")
-        print(f"{'':<15} ours - IoU only, {label:<11} {paired}")
+        print(f"{scene:<16} {name:<22} {cells[0]:>15} {cells[1]:>15} {cells[2]:>13}")
+    if OURS not in results:
+        return
+    others = [n for n in ("ours, no CMC", "ours before (all off)", *PEERS) if n in results]
+    for other in others:
+        for key, label, fmt in METRICS[::2]:
+            paired = _paired(
+                [m[key] for m in results[OURS]], [m[key] for m in results[other]], fmt, key != "num_switches"
+            )
+            print(f"{'':<16} ours - {other}, {label}: {paired}")
+
+
+def print_overall(all_results: dict[str, dict[str, list[dict[str, float]]]]) -> None:
+    """Per tracker: IDF1 averaged over the scenarios (each its mean over the sets), ID switches summed."""
+    print("\noverall (IDF1: mean over scenarios; ID switches: sum over scenarios of the per-set mean)")
+    names = next(iter(all_results.values())).keys()
+    for name in names:
+        idf1 = statistics.mean(statistics.mean(m["idf1"] for m in r[name]) for r in all_results.values())
+        switches = sum(statistics.mean(m["num_switches"] for m in r[name]) for r in all_results.values())
+        print(f"  {name:<24} IDF1 {idf1:.3f}   ID switches {switches:7.1f}")
+
+
+def time_camera_motion(frames: int = 200, persons: int = 20) -> tuple[float, float]:
+    """Median and p95 ms of `CameraMotionEstimator.estimate` on 640x480 BGR frames of a panning
+    camera (12 px per frame) with `persons` boxes masked out."""
+    background = Background(7)
+    rng = np.random.default_rng(7)
+    boxes = np.array([[x, 150.0, x + 50.0, 450.0] for x in rng.uniform(0, 590, persons)])
+    estimator = CameraMotionEstimator()
+    samples = []
+    for t in range(frames):
+        image = np.ascontiguousarray(background.view(np.array([12.0 * t, 0.0]))[:480, :640])
+        start = time.perf_counter()
+        estimator.estimate(image, boxes)
+        samples.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(samples[10:]), float(np.percentile(samples[10:], 95))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -525,6 +803,14 @@ def main(argv: list[str] | None = None) -> int:
         help="stress test: std of an error shared by all joints of a detection, in person heights "
         "(0.03: keypoints place a person no better than its box)",
     )
+    parser.add_argument(
+        "--trackers",
+        nargs="+",
+        choices=list(TRACKERS),
+        default=list(TRACKERS),
+        metavar="NAME",
+        help="rows to run (default all installed: " + ", ".join(TRACKERS) + ")",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.sequences <= MAX_SEQUENCES:
         parser.error(f"--sequences must be in [1, {MAX_SEQUENCES}], got {args.sequences}")
@@ -539,13 +825,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.sets == "evaluation":
         print("(design choices were made on the tuning sets 0-4 only: these sets played no part in them)")
-    header = f"{'scenario':<15} {'tracker':<15} {'IDF1':>15} {'MOTA':>15} {'ID switches':>13}"
+    for name, make in PEERS.items():
+        if make is None:
+            print(f"{name}: peer not installed (see benchmarks/tracking_peers.py)")
+    header = f"{'scenario':<16} {'tracker':<22} {'IDF1':>15} {'MOTA':>15} {'ID switches':>13}"
     print(header)
     print("-" * len(header))
+    all_results = {}
     for scene in args.scenarios:
-        print_scenario(scene, run_scenario(scene, seed_sets, args.sequences, args.keypoint_offset))
+        all_results[scene] = run_scenario(
+            scene, seed_sets, args.sequences, args.trackers, args.keypoint_offset
+        )
+        print_scenario(scene, all_results[scene])
+        sys.stdout.flush()
+    print_overall(all_results)
+    median, p95 = time_camera_motion()
+    print(
+        "\nCameraMotionEstimator.estimate at 640x480, 20 persons masked: "
+        f"median {median:.2f} ms, p95 {p95:.2f} ms"
+    )
     timing = time_per_frame()
-    print("\nPoseTracker.update at 20 persons, ms per frame:")
+    print("PoseTracker.update at 20 persons (no camera motion), ms per frame:")
     for name, (median, p95) in timing.items():
         print(f"  {name:<4} median {median:.3f}  p95 {p95:.3f}")
     load = os.getloadavg()[0]
