@@ -578,12 +578,17 @@ class _NoBoxRule(PoseTracker):
     _low_matches_best_explained = False
 
 
+class _BoxCentre(PoseTracker):
+    _hip_anchor = False
+
+
 class _Before(PoseTracker):
     """The tracker as it was before camera motion, the short-lost low-score stage, score-weighted
-    OKS and the box rule (issue 18)."""
+    OKS, the box rule and the hip anchor (issue 18)."""
 
     _score_weighted_oks = False
     _low_matches_best_explained = False
+    _hip_anchor = False
 
 
 class Ours:
@@ -630,6 +635,7 @@ TRACKERS = {
     "  - score-weighted OKS": lambda: Ours(_PlainOks()),
     "  - box rule (low)": lambda: Ours(_NoBoxRule()),
     "  - short-lost low": lambda: Ours(PoseTracker(TrackerConfig(low_score_lost_s=0.0))),
+    "  - hip anchor": lambda: Ours(_BoxCentre()),
     "ours before (all off)": lambda: Ours(_Before(TrackerConfig(low_score_lost_s=0.0))),
     "ours, IoU only": lambda: Ours(PoseTracker(TrackerConfig(keypoint_weight=0.0))),
     "greedy IoU": lambda: Plain(GreedyIoUTracker()),

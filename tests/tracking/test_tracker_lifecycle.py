@@ -264,3 +264,38 @@ def test_a_low_score_detection_does_not_take_the_track_of_a_person_standing_else
     for k in range(3):
         other.update([person(a_box), person(b_box)], k / FPS)
     assert _ids(other.update([snapped], 3 / FPS)) == [1]
+
+
+def _bending(drop: float) -> Person:
+    """A person standing at x 300 whose upper body has come down by `drop` px (hips, legs fixed)."""
+    standing = person((270.0, 200.0, 330.0, 350.0))
+    kps = standing.keypoints.copy()
+    kps[:11, 1] += drop  # head, shoulders, arms
+    box = np.array([270.0, 200.0 + drop, 330.0, 350.0], np.float32)
+    return Person(score=0.9, bbox=box, keypoints=kps)
+
+
+def _bend_then_miss(tracker: PoseTracker) -> tuple[list[int], np.ndarray]:
+    """Stand still 10 frames, bend over 5 frames (the box top drops 12 px a frame), go unseen for
+    10 frames, come back bent in the same place: the ids, and the track's box before it returns."""
+    for k in range(10):
+        tracker.update([_bending(0.0)], k / FPS)
+    for k in range(10, 15):
+        tracker.update([_bending(12.0 * (k - 9))], k / FPS)
+    for k in range(15, 25):
+        tracker.update([], k / FPS)
+    box = tracker.tracks[0].box
+    return _ids(tracker.update([_bending(60.0)], 25 / FPS)), box
+
+
+def test_a_person_bending_down_is_not_read_as_moving_down():
+    ids, box = _bend_then_miss(PoseTracker())
+    assert ids == [1]
+    # The box stays where the person is: its bottom (the feet) within a few pixels of 350.
+    assert abs(box[3] - 350.0) < 8.0
+
+    class BoxCentre(PoseTracker):
+        _hip_anchor = False
+
+    _, drifted = _bend_then_miss(BoxCentre())
+    assert drifted[3] - 350.0 > 20.0  # a filter on the box centre carries the bend on as motion
