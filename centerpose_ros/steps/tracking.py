@@ -11,6 +11,10 @@ The tracker is reset (ids are never reused, so persons get new ids afterwards) w
   resumes after a pause is a new one, and a track must not be continued across the gap.
 
 Images without a stamp (0) are timed by their arrival instead, so tracks still age.
+
+With `tracking_camera_motion`, each frame's camera motion is estimated from the image (the
+background outside the person boxes) and every track is moved by it before matching; the
+estimator forgets its previous frame whenever the tracker is reset or the switch goes off.
 """
 
 from __future__ import annotations
@@ -18,7 +22,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import cv2
+import numpy as np
+
 from centerpose_core.tracking import PoseTracker, TrackState
+from centerpose_core.tracking.camera_motion import CameraMotionEstimator
 from centerpose_ros.steps.frame_step import FrameStep, ProcessedFrame
 
 
@@ -34,6 +42,7 @@ class TrackingStep(FrameStep):
         self._warned_unstamped = False
         self._confirmed = 0  # live confirmed tracks after the last frame (for /diagnostics)
         self._resets = 0
+        self._camera_motion = CameraMotionEstimator()
 
     def process(self, frame: ProcessedFrame) -> None:
         params = frame.params
@@ -45,14 +54,18 @@ class TrackingStep(FrameStep):
         stamp = self._stamp_seconds(frame)
         if self._last_stamp is not None and stamp < self._last_stamp:
             self._tracker.reset()
+            self._camera_motion.reset()
             self._resets += 1
             self._log.info(
                 f"image stamp went back {self._last_stamp - stamp:.3f} s (a looping bag or a restarted "
                 "camera?): tracks reset, persons get new ids"
             )
         self._last_stamp = stamp
+        warp = self._estimate_camera_motion(frame) if params.tracking_camera_motion else None
+        if not params.tracking_camera_motion:
+            self._camera_motion.reset()
         try:
-            frame.persons = self._tracker.update(frame.persons, stamp)
+            frame.persons = self._tracker.update(frame.persons, stamp, warp)
         except ValueError as exc:  # a person with non-finite values: publish it untracked
             self._warn(f"tracking skipped a frame: {exc}")
             return
@@ -66,7 +79,18 @@ class TrackingStep(FrameStep):
 
     def _forget(self) -> None:
         self._tracker.reset()
+        self._camera_motion.reset()
         self._last_stamp, self._confirmed = None, 0
+
+    def _estimate_camera_motion(self, frame: ProcessedFrame) -> np.ndarray | None:
+        """The warp from the previous frame's pixels to this one's; None (a still camera) on failure."""
+        boxes = np.array([p.bbox for p in frame.persons], dtype=np.float64).reshape(-1, 4)
+        try:
+            return self._camera_motion.estimate(frame.image, boxes[np.isfinite(boxes).all(axis=1)])
+        except (ValueError, cv2.error) as exc:
+            self._camera_motion.reset()
+            self._warn(f"camera motion not estimated for this frame: {exc}")
+            return None
 
     def _stamp_seconds(self, frame: ProcessedFrame) -> float:
         stamp = frame.header.stamp
