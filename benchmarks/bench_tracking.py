@@ -1,7 +1,7 @@
 """Tracking benchmark with ground truth: simulated walkers, a simulated detector, motmetrics scores.
 
-    .venv/bin/python benchmarks/bench_tracking.py --sequences 4   # evaluation seed sets, ~30 min on 2 busy cores
-    .venv/bin/python benchmarks/bench_tracking.py --trackers "ours + image CMC" "boxmot ByteTrack"  # some rows
+    .venv/bin/python benchmarks/bench_tracking.py --sequences 4   # evaluation sets, ~30 min, 2 busy cores
+    .venv/bin/python benchmarks/bench_tracking.py --trackers "ours + image CMC" "boxmot ByteTrack"  # rows
     .venv/bin/python benchmarks/bench_tracking.py --sets tuning --sequences 20   # the design sets
     .venv/bin/python benchmarks/bench_tracking.py --keypoint-offset 0.03         # stress: see below
 
