@@ -60,7 +60,7 @@ class CameraMotionEstimator:
     max_corners: background corners tracked per frame.
     """
 
-    def __init__(self, working_width: int = 256, max_corners: int = 120) -> None:
+    def __init__(self, working_width: int = 256, max_corners: int = 80) -> None:
         if working_width < 32 or max_corners < 4:
             raise ValueError(
                 f"CameraMotionEstimator needs working_width >= 32 and max_corners >= 4, "
