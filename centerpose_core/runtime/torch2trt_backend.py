@@ -26,7 +26,7 @@ from torch import nn
 from centerpose_core.constants import HEAD_NAMES
 from centerpose_core.errors import MissingDependencyError, UserError, import_optional
 from centerpose_core.export.flatten import HeadsAsTuple
-from centerpose_core.export.tensorrt_versions import parse_version
+from centerpose_core.export.tensorrt import parse_version
 from centerpose_core.model_formats import CHECKPOINT, TORCH2TRT_MODULE, model_format
 
 PLUGIN_NAME = "ModulatedDeformConv2d"

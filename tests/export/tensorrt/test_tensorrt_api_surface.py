@@ -19,13 +19,13 @@ import pytest
 from fake_tensorrt import make_fake_tensorrt
 from tensorrt_surfaces import RELEASES, Surface, load_surface
 
-from centerpose_core.export.tensorrt_versions import parse_version
+from centerpose_core.export.tensorrt.versions import parse_version
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MODULES = [
-    "centerpose_core/export/tensorrt_build.py",
-    "centerpose_core/export/tensorrt_calibrator.py",
-    "centerpose_core/export/tensorrt_versions.py",
+    "centerpose_core/export/tensorrt/build.py",
+    "centerpose_core/export/tensorrt/calibrator.py",
+    "centerpose_core/export/tensorrt/versions.py",
     "centerpose_core/runtime/tensorrt_backend.py",
     "centerpose_core/runtime/torch2trt_backend.py",
 ]
@@ -54,11 +54,11 @@ def _always(surface: Surface) -> bool:
     return True
 
 
-def _weakly_typed(surface: Surface) -> bool:  # tensorrt_versions.weak_typing: the FP16 flag exists
+def _weakly_typed(surface: Surface) -> bool:  # tensorrt.versions.weak_typing: the FP16 flag exists
     return surface.has("BuilderFlag.FP16")
 
 
-def _has_calibrator(surface: Surface) -> bool:  # tensorrt_versions.has_int8_calibrator
+def _has_calibrator(surface: Surface) -> bool:  # tensorrt.versions.has_int8_calibrator
     return (
         _weakly_typed(surface) and surface.has("IInt8EntropyCalibrator2") and surface.has("BuilderFlag.INT8")
     )
@@ -208,13 +208,13 @@ def test_guarded_functions_are_only_called_on_their_path(release):
 def test_the_scan_sees_the_guards():
     """The scan reads the code's version branches: without them 8.6 would lack STRONGLY_TYPED and 11
     EXPLICIT_BATCH, the precision setters and the calibrator."""
-    uses = _scan("centerpose_core/export/tensorrt_build.py").uses
+    uses = _scan("centerpose_core/export/tensorrt/build.py").uses
     names = {name for name, _, _ in uses}
     assert {
         "NetworkDefinitionCreationFlag.EXPLICIT_BATCH",
         "ILayer.precision",
         "IInt8EntropyCalibrator2",
-    } <= (names | {name for name, _, _ in _scan("centerpose_core/export/tensorrt_calibrator.py").uses})
+    } <= (names | {name for name, _, _ in _scan("centerpose_core/export/tensorrt/calibrator.py").uses})
     on_11 = load_surface("11.4.0.106")
     guarded = [name for name, path, _ in uses if not path(on_11)]
     assert {"NetworkDefinitionCreationFlag.EXPLICIT_BATCH", "ILayer.precision", "BuilderFlag.FP16"} <= set(

@@ -46,7 +46,7 @@ def test_the_blocker_really_blocks_onnx():
     "module",
     [
         "centerpose_core.runtime.tensorrt_backend",  # the engine runner `backend: tensorrt/auto` loads
-        "centerpose_core.export.tensorrt_build",  # import_tensorrt, require_cuda, the engine cache
+        "centerpose_core.export.tensorrt.build",  # import_tensorrt, require_cuda, the engine cache
     ],
 )
 def test_tensorrt_modules_import_without_onnx(module):
