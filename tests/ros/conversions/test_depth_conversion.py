@@ -113,3 +113,17 @@ def test_camera_info_with_binning_or_roi_is_rejected() -> None:
     full = _camera_info(k)
     full.roi.width, full.roi.height = 640, 480
     assert intrinsics_from_camera_info(full).width == 640
+
+
+def test_infinite_and_saturated_pixels_of_a_message_never_get_a_depth() -> None:
+    """+Inf / NaN (32FC1) and 65535 (16UC1) read from a message stay invalid with depth_max_range inf
+    (issue 17, item 4): a person must never end at (inf, inf, inf)."""
+    from centerpose_core.geometry import window_depths
+
+    header = Header(frame_id="depth_optical")
+    floats = np.array([[math.inf, math.nan], [math.inf, math.inf]], np.float32)
+    millimetres = np.full((2, 2), 65535, np.uint16)
+    for values, encoding in ((floats, "32FC1"), (millimetres, "16UC1")):
+        depth = depth_image_from_msg(depth_image_to_msg(values, encoding, header))
+        assert np.isnan(depth.metres(0.0, math.inf)).all()
+        assert np.isnan(window_depths(depth, np.array([0.0]), np.array([0.0]), 3, 0.0, math.inf)).all()
