@@ -145,6 +145,14 @@ _DEPTH_SWITCHES = (
         DEPTH_SYNC_CHOICES,
     ),
     ParamSpec(
+        "depth_rectified",
+        True,
+        "The depth image is rectified (aligned_depth_to_color, image_rect): read it with "
+        "depth/camera_info's P (fx', fy', cx', cy'), as image_geometry and depth_image_proc do; "
+        "false: with K. A non-zero D on a rectified image is warned about once.",
+        True,
+    ),
+    ParamSpec(
         "depth_sync_tolerance",
         0.05,
         "Seconds: a colour frame is paired with the depth frame of nearest stamp when they differ "
@@ -200,6 +208,7 @@ class NodeParameters:
     tracking: bool
     use_depth: bool
     depth_sync: str
+    depth_rectified: bool
     depth_sync_tolerance: float
     tracker_config: TrackerConfig
     depth_config: DepthLiftConfig
@@ -336,6 +345,12 @@ def declare_parameters(node: Any, *, lock_structural: bool = True) -> None:
             node.declare_parameter(spec.name, spec.default, descriptor)
         except InvalidParameterValueException as exc:
             raise ParameterError(f"parameter {spec.name!r}: invalid value ({exc})") from None
+
+
+def current_values(node: Any) -> NodeParameters:
+    """The node's current parameter values as NodeParameters, without requiring a model path
+    (the base an unconfigured lifecycle node checks a change against)."""
+    return _build({spec.name: coerce(spec.name, node.get_parameter(spec.name).value) for spec in PARAM_SPECS})
 
 
 def read_parameters(node: Any) -> NodeParameters:

@@ -17,6 +17,10 @@ received yet, or the last one unusable, e.g. K all zero), `depth_rejected` (the 
 be used: encoding, size, data shorter than height*step, size unlike its camera_info), with a
 throttled warning naming the problem. Runs on the worker thread after the 2D outputs, so it never
 delays them.
+
+The depth image is read with camera_info's P when `depth_rectified` (as image_geometry does), else
+with K. Inputs that work but are doubtful are warned about once: a non-zero D on an image read as
+rectified, and a depth image whose aspect ratio differs from the colour image's (not registered).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from centerpose_ros import qos
 from centerpose_ros.conversions.depth import (
     DepthConversionError,
     depth_image_from_msg,
+    has_distortion,
     intrinsics_from_camera_info,
 )
 from centerpose_ros.conversions.messages_3d import persons3d_to_markers, persons3d_to_msg
@@ -48,6 +53,7 @@ DEPTH_TOPIC, CAMERA_INFO_TOPIC = "depth/image", "depth/camera_info"
 DETECTIONS_3D_TOPIC, MARKERS_3D_TOPIC = "/pose/detections_3d", "/pose/markers_3d"
 DEPTH_HISTORY = 10  # depth frames kept for colour frames that arrive after their depth frame
 MAX_PAIR_WAIT_S = 0.1  # longest wait for a depth frame still in transit (bounded by the tolerance)
+ASPECT_TOLERANCE = 0.01  # relative difference of colour and depth width/height taken as equal
 CAMERA_INFO_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST,
     depth=1,
@@ -149,6 +155,8 @@ class DepthStep(FrameStep):
         self._pipeline = pipeline
         self._message_filters = message_filters
         self._depth_profile = depth_qos(params.image_reliability)
+        self._rectified = params.depth_rectified
+        self._warned: set[str] = set()  # the once-only warnings already given
         self._pairing = DepthPairing(self._nearest_in_history)
         self._source: Any = None
         self._info_subscription: Any = None
@@ -217,9 +225,17 @@ class DepthStep(FrameStep):
 
     def _on_camera_info(self, msg: Any) -> None:
         try:
-            intrinsics, error = intrinsics_from_camera_info(msg), ""
+            intrinsics, error = intrinsics_from_camera_info(msg, self._rectified), ""
         except DepthConversionError as exc:
             intrinsics, error = None, str(exc)
+        if intrinsics is not None and self._rectified and has_distortion(msg):
+            self._warn_once(
+                "distortion",
+                f"depth camera_info on '{self.input_topics[1]}' has non-zero distortion D "
+                f"{[round(float(d), 6) for d in msg.d]}, but depth_rectified is true: the image is read with "
+                "P as if rectified; use a rectified (or aligned_depth_to_color) depth topic, or set "
+                "depth_rectified false to read it with K",
+            )
         with self._lock:
             self._camera_info_rejected += bool(error)
             self._intrinsics, self._info_error = intrinsics, error
@@ -251,6 +267,7 @@ class DepthStep(FrameStep):
         height, width = frame.image.shape[:2]
         try:
             depth = depth_image_from_msg(depth_msg)
+            self._check_registered((width, height), (depth.width, depth.height))
             persons3d = lift_persons(frame.persons, depth, intrinsics, (width, height), params.depth_config)
         except ValueError as exc:  # DepthConversionError, or sizes that do not fit together
             self._skip(
@@ -263,6 +280,24 @@ class DepthStep(FrameStep):
             self._markers.publish(persons3d_to_markers(persons3d, header, colour_by_id=params.tracking))
         self._counts["depth_paired"] += 1
         self._problem = ""
+
+    def _check_registered(self, colour: tuple[int, int], depth: tuple[int, int]) -> None:
+        """Warn once when colour and depth aspect ratios differ: such a depth image is not registered
+        to the colour image (not aligned_depth_to_color), and its 3D points would be stretched."""
+        colour_aspect, depth_aspect = colour[0] / colour[1], depth[0] / depth[1]
+        if abs(colour_aspect - depth_aspect) > ASPECT_TOLERANCE * colour_aspect:
+            self._warn_once(
+                "aspect",
+                f"colour image {colour[0]}x{colour[1]} and depth image {depth[0]}x{depth[1]} on "
+                f"'{self.input_topics[0]}' have different aspect ratios: the depth image is not registered "
+                "to the colour image, so 3D points are stretched; use an aligned depth topic "
+                "(e.g. /camera/aligned_depth_to_color/image_raw)",
+            )
+
+    def _warn_once(self, key: str, text: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            self._pipeline.node.get_logger().warning(text)
 
     def _skip(self, counter: str, text: str) -> None:
         self._counts[counter] += 1

@@ -362,3 +362,36 @@ def test_bad_depth_input_never_kills_the_node(rig: Rig) -> None:
         assert int(after[counter]) - int(before[counter]) == expected, counter
     assert int(after["depth_camera_info_rejected"]) - int(before["depth_camera_info_rejected"]) == 1
     assert rig.node.popen.poll() is None and "Traceback" not in log
+
+
+def test_rectified_depth_is_read_with_p_and_doubtful_inputs_are_warned_once(rig: Rig) -> None:
+    """depth_rectified (default true): camera_info's P, not K, back-projects the depth image, as
+    image_geometry does; a non-zero D on it, and a depth image whose aspect ratio differs from the
+    colour image's, each give one warning however often they recur (issue 17, item 3)."""
+    rig.stamp_s += 5.0
+    p_full = (280.0, 290.0, 150.0, 115.0)  # fx', fy', cx', cy' of the rectified image (K stays K_FULL)
+    fx, fy, cx, cy = p_full
+    rectified = info(K_FULL)
+    rectified.update(
+        p=[fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0], d=[0.1, -0.05, 0.0, 0.0, 0.0]
+    )
+    stamps = [rig.next_stamp(), rig.next_stamp()]
+    plan = [rectified]
+    for stamp in stamps:
+        plan += [depth_entry(plane(2.0), DEPTH_FRAME, stamp), colour(stamp), dict(rectified)]
+    square = (H, H)  # 240x240 depth for the 320x240 colour image: not registered to it
+    square_stamps = [rig.next_stamp(), rig.next_stamp()]
+    plan.append(info((300.0, 300.0, 119.5, 119.5), square))
+    for stamp in square_stamps:
+        plan += [depth_entry(plane(2.0, *square), DEPTH_FRAME, stamp), colour(stamp)]
+    plan.append(info())
+    rig.session.publish(plan, "--lockstep")
+
+    found_2d, found_3d = rig.by_stamp("detections", stamps), rig.by_stamp("detections_3d", stamps)
+    for stamp in stamps:
+        assert_lifted(found_2d[stamp], found_3d[stamp], 2.0, p_full)
+    assert len(rig.by_stamp("detections_3d", square_stamps)) == 2, "a stretched depth image still gives 3D"
+    log = rig.node.log()
+    assert log.count("has non-zero distortion D") == 1, log[-3000:]
+    assert log.count("have different aspect ratios") == 1, log[-3000:]
+    assert "colour image 320x240 and depth image 240x240" in log

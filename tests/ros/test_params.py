@@ -77,6 +77,7 @@ def test_structural_parameters_are_read_only_and_thresholds_dynamic() -> None:
         "use_compressed",
         "use_depth",
         "depth_sync",
+        "depth_rectified",
     }
 
 

@@ -20,6 +20,7 @@ from centerpose_ros.conversions.depth import (  # noqa: E402
     DepthConversionError,
     depth_image_from_msg,
     depth_image_to_msg,
+    has_distortion,
     intrinsics_from_camera_info,
     intrinsics_to_camera_info,
 )
@@ -127,3 +128,25 @@ def test_infinite_and_saturated_pixels_of_a_message_never_get_a_depth() -> None:
         depth = depth_image_from_msg(depth_image_to_msg(values, encoding, header))
         assert np.isnan(depth.metres(0.0, math.inf)).all()
         assert np.isnan(window_depths(depth, np.array([0.0]), np.array([0.0]), 3, 0.0, math.inf)).all()
+
+
+def test_a_rectified_image_is_read_with_p_and_an_unrectified_one_with_k() -> None:
+    """image_geometry reads a rectified image with P's fx', fy', cx', cy' (issue 17, item 3)."""
+    msg = _camera_info([615.5, 0.0, 320.25, 0.0, 616.0, 240.75, 0.0, 0.0, 1.0])
+    msg.p = [600.0, 0.0, 318.0, 0.0, 0.0, 601.0, 239.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    assert intrinsics_from_camera_info(msg) == PinholeIntrinsics(600.0, 601.0, 318.0, 239.0, 640, 480)
+    assert intrinsics_from_camera_info(msg, rectified=True) == intrinsics_from_camera_info(msg)
+    assert intrinsics_from_camera_info(msg, rectified=False) == PinholeIntrinsics(
+        615.5, 616.0, 320.25, 240.75, 640, 480
+    )
+    msg.p = [0.0] * 12  # a driver without P: K is all there is
+    assert intrinsics_from_camera_info(msg) == PinholeIntrinsics(615.5, 616.0, 320.25, 240.75, 640, 480)
+
+
+def test_distortion_is_any_non_zero_coefficient() -> None:
+    msg = _camera_info([600.0, 0.0, 320.0, 0.0, 600.0, 240.0, 0.0, 0.0, 1.0])
+    assert not has_distortion(msg)
+    msg.d = [0.0] * 5
+    assert not has_distortion(msg)
+    msg.d = [0.0, 0.0, 0.0, 0.0, 1e-4]
+    assert has_distortion(msg)
