@@ -88,7 +88,8 @@ class PosePipeline:
         lifecycle_publishers: bool = False,
         tracker: PoseTracker | None = None,
     ) -> None:
-        message_filters = load_message_filters(params.depth_sync) if params.use_depth else None
+        warn = node.get_logger().warning
+        message_filters = load_message_filters(params.depth_sync, warn) if params.use_depth else None
         self.node = node
         self.params = params
         self.predictor: Predictor | None = predictor
