@@ -171,13 +171,23 @@ def runnable(
 
 
 def _rule_applies(rule: Rule, machine: Machine, model: ModelFile) -> bool:
-    if rule.gpu != (machine.cuda_capability is not None) or rule.int8_file != model.int8:
+    if _device_mismatch(rule, machine) or rule.int8_file != model.int8:
         return False
     if rule.int8_file and not model.checked_int8:
         return False
     if rule.backend == "tensorrt" and rule.precision == "fp32" and machine.cuda_capability >= FP16_CAPABILITY:
         return False
     return runnable(rule.backend, rule.precision, machine, model) is None
+
+
+def _device_mismatch(rule: Rule, machine: Machine) -> str | None:
+    """GPU rows need a GPU; OpenVINO runs on the CPU only, so not for a model asked onto a GPU
+    (ONNX Runtime and torch rows run either way: after the GPU rows, they take what TensorRT cannot)."""
+    if rule.gpu and machine.cuda_capability is None:
+        return "needs a GPU"
+    if rule.backend == "openvino" and machine.cuda_capability is not None:
+        return "runs on the CPU only (the device is a GPU)"
+    return None
 
 
 def _unchecked_int8(model: ModelFile) -> PrecisionError:
@@ -232,7 +242,7 @@ def choose(backend: str, precision: str, machine: Machine, model: ModelFile) -> 
             if name not in _backends_for(model.format):
                 continue
             gpu_only = name in ("tensorrt", "torch2trt")
-            if backend == AUTO and gpu_only != (machine.cuda_capability is not None):
+            if backend == AUTO and gpu_only and machine.cuda_capability is None:
                 continue
             why = runnable(name, precision, machine, model, installed=backend == AUTO)
             if why is None:
@@ -250,13 +260,33 @@ def _backends_for(fmt: str) -> tuple[str, ...]:
     return tuple(spec.name for spec in BACKENDS if fmt in spec.formats)
 
 
+# Keypoint AP cost of each float precision, in AP points (README, "INT8 and bf16"; INT8's comes from
+# the file's own accuracy check). None: not measured on this project's reference model.
+MEASURED_AP_COST: dict[tuple[str, str], float | None] = {
+    ("torch", "fp32"): 0.0,
+    ("onnxruntime", "fp32"): 0.0,  # torch's AP to the digit
+    ("openvino", "fp32"): 0.0,
+    ("openvino", "bf16"): -0.8,  # reference model, 125 held-out persons (measured under shared load)
+    ("tensorrt", "fp32"): None,
+    ("tensorrt", "fp16"): None,
+}
+
+
+def ap_cost(backend: str, precision: str, model: ModelFile) -> float | None:
+    """AP points lost against fp32 (negative: lower), as measured; None when unknown."""
+    if precision == "int8":
+        check = model.accuracy_check
+        return None if check is None else round(-check.ap_drop * 100, 2)
+    return MEASURED_AP_COST.get((backend, precision))
+
+
 def table_rows(machine: Machine, model: ModelFile) -> list[tuple[Rule, str | None]]:
     """Every AUTO_RULES row with None where it could run this model here, else why not (bench --all)."""
     rows = []
     for rule in AUTO_RULES:
         why = runnable(rule.backend, rule.precision, machine, model)
-        if why is None and rule.gpu != (machine.cuda_capability is not None):
-            why = "needs a GPU" if rule.gpu else "a GPU is present (a GPU row runs instead)"
+        if why is None:
+            why = _device_mismatch(rule, machine)
         if why is None and rule.int8_file and not model.checked_int8:
             why = "the INT8 file has no passing accuracy check"
         rows.append((rule, why))
