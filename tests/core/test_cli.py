@@ -130,24 +130,6 @@ def test_bench_prints_one_json_object(tmp_path):
     assert report["ms"]["total"] >= report["ms"]["forward"] > 0
 
 
-def _cpu_capabilities() -> set[str]:
-    ov = pytest.importorskip("openvino")
-    return set(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
-
-
-def test_precision_option_reaches_the_predictor_and_the_json(tmp_path):
-    """`--precision auto` on the openvino backend: bf16 exactly where OpenVINO reports native BF16."""
-    expected = "bf16" if "BF16" in _cpu_capabilities() else "fp32"
-    cv2.imwrite(str(tmp_path / "img.png"), np.zeros((60, 80, 3), np.uint8))
-    common = ["--random-weights", "--size", "64", "--runs", "1", "--warmup", "0", "--backend", "openvino"]
-    result = _run("bench", *common, str(tmp_path / "img.png"))
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
-    assert (report["backend"], report["precision"]) == ("openvino", expected)
-    result = _run("bench", *common, "--precision", "fp32", str(tmp_path / "img.png"))
-    assert json.loads(result.stdout)["precision"] == "fp32"
-
-
 def test_a_precision_the_backend_cannot_run_is_one_error_line(checkpoint, tmp_path):
     cv2.imwrite(str(tmp_path / "img.png"), np.zeros((60, 80, 3), np.uint8))
     result = _predict(checkpoint, "--backend", "torch", "--precision", "bf16", str(tmp_path / "img.png"))
@@ -156,28 +138,3 @@ def test_a_precision_the_backend_cannot_run_is_one_error_line(checkpoint, tmp_pa
         "centerpose predict: error: precision bf16 cannot run here (torch: backend torch runs fp32 only)\n"
     )
 
-
-def test_bench_all_prints_every_auto_row_and_the_choice(tmp_path):
-    """One line per row of the README's rule table; GPU rows say they need a GPU on a CPU machine;
-    the row auto picks is the openvino row the CPU's capabilities call for."""
-    from centerpose_core.runtime.precision import AUTO_RULES
-
-    capabilities = _cpu_capabilities()
-    if __import__("torch").cuda.is_available():
-        pytest.skip("checks the CPU rows")
-    cv2.imwrite(str(tmp_path / "img.png"), np.zeros((60, 80, 3), np.uint8))
-    result = _run(
-        "bench", "--all", "--random-weights", "--size", "64", "--runs", "1", "--warmup", "0",
-        str(tmp_path / "img.png"),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
-    rows, summary = lines[:-1], lines[-1]
-    assert [(r["backend"], r["precision"]) for r in rows] == [(r.backend, r.precision) for r in AUTO_RULES]
-    by_key = {(r["backend"], r["precision"]): r for r in rows}
-    assert by_key[("tensorrt", "fp16")]["why_not"] in ("needs a GPU", "tensorrt is not installed")
-    assert "INT8 (Q/DQ) file" in by_key[("openvino", "int8")]["why_not"]
-    picked = ("openvino", "bf16" if "BF16" in capabilities else "fp32")
-    assert summary == {"auto": " ".join(picked)}
-    assert [key for key, r in by_key.items() if r["auto"]] == [picked]
-    assert by_key[picked]["ms"]["total"] > 0 and by_key[("torch", "fp32")]["ap_cost"] == 0.0
