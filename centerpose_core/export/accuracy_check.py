@@ -3,7 +3,7 @@
 `backend="auto"` / `precision="auto"` run an INT8 (Q/DQ) file only when it carries a check that
 passes (`AccuracyCheck.passes`): keypoint AP at most `MAX_AP_DROP` below fp32 on at least
 `MIN_PERSONS` held-out persons, and a median keypoint displacement from fp32 of at most
-`MAX_DISPLACEMENT_PX` network-input pixels. `benchmarks/quant_accuracy.py --record` measures and
+`MAX_DISPLACEMENT_PX` network-input pixels. `benchmarks/int8_check.py --record` measures and
 writes it; the check lives in the ONNX metadata (`centerpose.accuracy_check`, JSON), so it travels
 with the file and changes nothing a runtime reads.
 """

@@ -199,7 +199,7 @@ def _unchecked_int8(model: ModelFile) -> PrecisionError:
     )
     return PrecisionError(
         f"this INT8 (Q/DQ) file {why}; precision 'auto' runs INT8 only with a passing check "
-        "(benchmarks/quant_accuracy.py --record writes one); ask for precision 'int8' to run it anyway"
+        "(benchmarks/int8_check.py --record writes one); ask for precision 'int8' to run it anyway"
     )
 
 
