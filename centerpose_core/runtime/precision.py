@@ -51,12 +51,16 @@ class Machine:
 
     runtimes: importable optional runtimes (`OPTIONAL_RUNTIMES`; torch is always there).
     cpu: OpenVINO's CPU OPTIMIZATION_CAPABILITIES (e.g. {"FP32", "BF16", "INT8"}); empty without OpenVINO.
-    cuda_capability: (major, minor) of the GPU the model would run on; None for a CPU run.
+    cuda_capability: (major, minor) of the GPU (the device's, else the current one); None without one.
+        TensorRT runs on the GPU whatever `device` says (it names the torch / decode device), as
+        `auto` always did.
+    gpu_device: the asked device is a GPU (OpenVINO, a CPU runtime here, is then not chosen).
     """
 
     runtimes: frozenset[str] = frozenset()
     cpu: frozenset[str] = frozenset()
     cuda_capability: tuple[int, int] | None = None
+    gpu_device: bool = False
 
 
 @dataclass(frozen=True)
@@ -185,7 +189,7 @@ def _device_mismatch(rule: Rule, machine: Machine) -> str | None:
     (ONNX Runtime and torch rows run either way: after the GPU rows, they take what TensorRT cannot)."""
     if rule.gpu and machine.cuda_capability is None:
         return "needs a GPU"
-    if rule.backend == "openvino" and machine.cuda_capability is not None:
+    if rule.backend == "openvino" and machine.gpu_device:
         return "runs on the CPU only (the device is a GPU)"
     return None
 
@@ -297,7 +301,7 @@ def table_rows(machine: Machine, model: ModelFile) -> list[tuple[Rule, str | Non
 
 
 def probe_machine(device: str = "cpu") -> Machine:
-    """The installed runtimes, OpenVINO's CPU capabilities and, for a CUDA device, its capability."""
+    """The installed runtimes, OpenVINO's CPU capabilities and the GPU's CUDA capability."""
     runtimes = frozenset(name for name in OPTIONAL_RUNTIMES if _importable(name))
     cpu: frozenset[str] = frozenset()
     if "openvino" in runtimes:
@@ -305,13 +309,13 @@ def probe_machine(device: str = "cpu") -> Machine:
 
         cpu = frozenset(cpu_capabilities())
     capability = None
-    if str(device).startswith("cuda"):
-        import torch
+    gpu_device = str(device).startswith("cuda")
+    import torch
 
-        if torch.cuda.is_available():
-            index = torch.device(device).index or 0
-            capability = tuple(torch.cuda.get_device_capability(index))
-    return Machine(runtimes, cpu, capability)
+    if torch.cuda.is_available():
+        index = (torch.device(device).index or 0) if gpu_device else torch.cuda.current_device()
+        capability = tuple(torch.cuda.get_device_capability(index))
+    return Machine(runtimes, cpu, capability, gpu_device)
 
 
 def _importable(name: str) -> bool:

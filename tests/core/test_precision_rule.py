@@ -50,7 +50,12 @@ def test_row_tensorrt_fp32_on_a_gpu_without_native_fp16():
 def test_row_openvino_int8_for_a_checked_file_on_a_cpu_with_int8():
     assert auto(Machine(ALL, SKYLAKE_CLIENT), CHECKED_INT8) == ("openvino", "int8")
     # an asymmetric (uint8) file on a GPU machine: TensorRT refuses it, the CPU rows take it
-    assert auto(Machine(ALL, SKYLAKE_CLIENT, (8, 7)), CHECKED_UINT8)[0] != "tensorrt"
+    assert auto(Machine(ALL, SKYLAKE_CLIENT, (8, 7)), CHECKED_UINT8) == ("openvino", "int8")
+    # ... and with the model asked onto the GPU, not OpenVINO (a CPU runtime here)
+    assert auto(Machine(ALL, SKYLAKE_CLIENT, (8, 7), gpu_device=True), CHECKED_UINT8) == (
+        "onnxruntime",
+        "int8",
+    )
 
 
 def test_row_onnxruntime_int8_for_a_checked_file_without_openvino():
@@ -63,6 +68,11 @@ def test_row_openvino_bf16_on_a_cpu_with_native_bf16():
 
 def test_row_openvino_fp32_on_a_cpu_without_native_bf16():
     assert auto(Machine(ALL, SKYLAKE_CLIENT), FLOAT_ONNX) == ("openvino", "fp32")
+
+
+def test_a_gpu_device_without_tensorrt_runs_onnxruntime_not_openvino():
+    machine = Machine(frozenset({"openvino", "onnxruntime"}), SAPPHIRE_RAPIDS, (8, 7), gpu_device=True)
+    assert auto(machine, FLOAT_ONNX) == ("onnxruntime", "fp32")
 
 
 def test_row_onnxruntime_fp32_without_openvino():
