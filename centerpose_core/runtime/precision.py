@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from centerpose_core.export.accuracy_check import AccuracyCheck
@@ -98,7 +98,6 @@ class Rule:
     when: str
     gpu: bool = False
     int8_file: bool = False
-    notes: str = field(default="", compare=False)
 
 
 # In order of measured speed (README table; CPU rows measured on this 2-core AVX512-BF16/VNNI machine).
@@ -215,8 +214,8 @@ def choose(backend: str, precision: str, machine: Machine, model: ModelFile) -> 
         name = "tensorrt" if model.format == TENSORRT_ENGINE else "torch2trt"
         backend = name if backend == AUTO else backend
         if precision == AUTO_PRECISION:
-            built = model.engine_precision or ("fp16" if name == "torch2trt" else "fp32")
-            return Choice(backend, built, "the file's own precision")
+            # an engine without our header (trtexec) or a saved torch2trt module does not say
+            return Choice(backend, model.engine_precision or "unknown", "the file's own precision")
         why = runnable(backend, precision, machine, model, installed=False)
         if why:
             raise PrecisionError(f"{backend} {precision}: {why}")
@@ -247,6 +246,8 @@ def choose(backend: str, precision: str, machine: Machine, model: ModelFile) -> 
                 continue
             gpu_only = name in ("tensorrt", "torch2trt")
             if backend == AUTO and gpu_only and machine.cuda_capability is None:
+                continue
+            if backend == AUTO and name == "openvino" and machine.gpu_device:
                 continue
             why = runnable(name, precision, machine, model, installed=backend == AUTO)
             if why is None:

@@ -172,6 +172,8 @@ def test_an_engine_runs_in_the_precision_it_was_built_for():
     assert choose("auto", "auto", machine, engine).describe() == "tensorrt fp16"
     with pytest.raises(PrecisionError, match="built for fp16"):
         choose("tensorrt", "fp32", machine, engine)
+    # an engine without our header (e.g. from trtexec) does not say: reported as such, not guessed
+    assert choose("auto", "auto", machine, ModelFile(TENSORRT_ENGINE)).describe() == "tensorrt unknown"
 
 
 def test_table_rows_say_why_each_row_does_not_apply_here():
