@@ -22,6 +22,7 @@ from typing import Any
 
 from centerpose_core.geometry import DepthLiftConfig
 from centerpose_core.model_formats import BACKEND_NAMES as BACKENDS
+from centerpose_core.runtime.precision import PRECISIONS
 from centerpose_core.tracking import TrackerConfig
 
 RELIABILITIES = ("reliable", "best_effort")
@@ -47,7 +48,22 @@ class ParamSpec:
 
 _NODE_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("model_path", "", "Model file: a checkpoint (.pth), an ONNX file or a TensorRT engine.", True),
-    ParamSpec("backend", "auto", "Inference backend: auto, tensorrt, onnxruntime or torch.", True, BACKENDS),
+    ParamSpec(
+        "backend",
+        "auto",
+        "Inference backend: auto, tensorrt, onnxruntime, torch, torch2trt or openvino.",
+        True,
+        BACKENDS,
+    ),
+    ParamSpec(
+        "precision",
+        "auto",
+        "Arithmetic precision: auto (the fastest whose accuracy cost is known on this machine: "
+        "the README's rule table), fp32, bf16, fp16 or int8; one the machine cannot run stops "
+        "the node with an error naming what can.",
+        True,
+        PRECISIONS,
+    ),
     ParamSpec(
         "device",
         "auto",
@@ -194,6 +210,7 @@ class NodeParameters:
 
     model_path: str
     backend: str
+    precision: str
     device: str
     input_size: int
     fit_aspect: bool
