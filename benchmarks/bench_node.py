@@ -157,6 +157,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path)
     parser.add_argument("--backend", default="auto")
+    parser.add_argument("--precision", default="auto")
     parser.add_argument("--input-size", type=int, default=128)
     parser.add_argument("--overhead-frames", type=int, default=150)
     parser.add_argument("--stream-frames", type=int, default=2000)
@@ -183,6 +184,8 @@ def main() -> int:
             f"model_path:={args.checkpoint}",
             "-p",
             f"backend:={args.backend}",
+            "-p",
+            f"precision:={args.precision}",
             "-p",
             f"input_size:={args.input_size}",
             "-p",
@@ -214,7 +217,8 @@ def main() -> int:
             if node.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"node did not start:\n{node_log.read_text()[-2000:]}")
             time.sleep(0.2)
-        result["backend"] = re.search(r" on (\S+) at", node_log.read_text()).group(1)
+        running = re.search(r" on (\S+) at", node_log.read_text()).group(1)  # backend/precision/device
+        result["backend"], result["precision"], result["device"] = running.split("/", 2)
         pid = _node_pid(node.pid)
 
         # 1. overhead, one frame at a time

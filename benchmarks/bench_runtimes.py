@@ -98,8 +98,8 @@ def make_predictors(model: torch.nn.Module, args: argparse.Namespace) -> dict[tu
     rows: dict[str, tuple[object, dict]] = {}
     if not args.skip_torch:
         rows["torch fp32"] = (model, {"backend": "torch"})
-    rows["onnxruntime fp32"] = (dynamic, ort)
-    rows["onnxruntime int8"] = (int8, ort)
+    rows["onnxruntime fp32"] = (dynamic, {**ort, "precision": "fp32"})
+    rows["onnxruntime int8"] = (int8, {**ort, "precision": "int8"})
     from centerpose_core.errors import MissingDependencyError
 
     try:
@@ -115,9 +115,7 @@ def make_predictors(model: torch.nn.Module, args: argparse.Namespace) -> dict[tu
         rows["openvino fp32"] = (dynamic, {**ov, "precision": "fp32"})
         if "bf16" in precisions:
             rows["openvino bf16"] = (dynamic, {**ov, "precision": "bf16"})
-        rows["openvino int8"] = (int8, {**ov, "precision": "fp32"})
-        if "bf16" in precisions:
-            rows["openvino int8+bf16"] = (int8, {**ov, "precision": "bf16"})
+        rows["openvino int8"] = (int8, {**ov, "precision": "int8"})
     predictors: dict[tuple[str, str], Predictor] = {}
     for width, height in SHAPES:
         label = f"{width}x{height}"
@@ -125,7 +123,7 @@ def make_predictors(model: torch.nn.Module, args: argparse.Namespace) -> dict[tu
             predictors[(label, name)] = Predictor(file, input_size=(width, height), **kwargs)
             if name == "onnxruntime fp32" and width == height:  # the baseline: a fixed-size file
                 fixed_row = (label, "onnxruntime fp32 (fixed file)")
-                predictors[fixed_row] = Predictor(fixed, input_size=width, **ort)
+                predictors[fixed_row] = Predictor(fixed, input_size=width, precision="fp32", **ort)
     return predictors
 
 

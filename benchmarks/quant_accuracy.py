@@ -61,8 +61,10 @@ def default_model() -> Path:
 def configurations(fp32_onnx: Path, int8: dict[str, Path], threads: int) -> dict[str, tuple[object, dict]]:
     """name -> (model, Predictor keyword arguments), in table order; `int8`: calibration label -> file."""
     ort = {"backend": "onnxruntime", "num_threads": threads}
-    configs: dict[str, tuple[object, dict]] = {"onnxruntime fp32": (fp32_onnx, ort)}
-    configs.update({f"onnxruntime int8 {label}": (path, ort) for label, path in int8.items()})
+    configs: dict[str, tuple[object, dict]] = {"onnxruntime fp32": (fp32_onnx, {**ort, "precision": "fp32"})}
+    configs.update(
+        {f"onnxruntime int8 {label}": (path, {**ort, "precision": "int8"}) for label, path in int8.items()}
+    )
     from centerpose_core.errors import MissingDependencyError
 
     try:
@@ -78,9 +80,7 @@ def configurations(fp32_onnx: Path, int8: dict[str, Path], threads: int) -> dict
     if bf16:
         configs["openvino bf16"] = (fp32_onnx, {**ov, "precision": "bf16"})
     for label, path in int8.items():
-        configs[f"openvino int8 {label}"] = (path, {**ov, "precision": "fp32"})
-        if bf16:
-            configs[f"openvino int8+bf16 {label}"] = (path, {**ov, "precision": "bf16"})
+        configs[f"openvino int8 {label}"] = (path, {**ov, "precision": "int8"})
     return configs
 
 

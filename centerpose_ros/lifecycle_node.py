@@ -36,7 +36,14 @@ from centerpose_ros.model_loader import (
     preload_inference_code,
     release_memory,
 )
-from centerpose_ros.params import SPECS_BY_NAME, ParameterError, coerce, declare_parameters, read_parameters
+from centerpose_ros.params import (
+    SPECS_BY_NAME,
+    ParameterError,
+    coerce,
+    current_values,
+    declare_parameters,
+    read_parameters,
+)
 from centerpose_ros.pipeline import NODE_NAME, PosePipeline
 
 PROGRAM = "centerpose-ros-lifecycle"
@@ -142,18 +149,24 @@ class LifecyclePoseNode(LifecycleNode):
         release_memory()
 
     def _on_set_parameters(self, parameters: list[Any]) -> SetParametersResult:
+        """Every change is checked against the other parameters (cross-parameter rules too), in
+        every state; a rejected one comes back as a failed result with the reason, never raises."""
         try:
             values = {p.name: coerce(p.name, p.value) for p in parameters}
+            structural = sorted(name for name in values if SPECS_BY_NAME[name].read_only)
+            if structural and self.pipeline is not None:
+                raise ParameterError(
+                    f"{', '.join(structural)} can change only while unconfigured (cleanup first)"
+                )
+            current = self.pipeline.params if self.pipeline is not None else current_values(self)
+            updated = current.updated(values)
         except ParameterError as exc:
             return SetParametersResult(successful=False, reason=str(exc))
-        structural = sorted(name for name in values if SPECS_BY_NAME[name].read_only)
-        if structural and self.pipeline is not None:
-            return SetParametersResult(
-                successful=False,
-                reason=f"{', '.join(structural)} can change only while unconfigured (cleanup first)",
-            )
+        except Exception as exc:  # a bug must not take the node down with a parameter change
+            self.get_logger().error(f"parameter change refused: {type(exc).__name__}: {exc}")
+            return SetParametersResult(successful=False, reason=f"{type(exc).__name__}: {exc}")
         if self.pipeline is not None:
-            self.pipeline.params = self.pipeline.params.updated(values)
+            self.pipeline.params = updated  # one reference swap, as in the plain node
         return SetParametersResult(successful=True)
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:

@@ -25,7 +25,8 @@ class ModelLoadError(RuntimeError):
 
 
 def load_predictor(params: NodeParameters) -> tuple[Predictor, str]:
-    """Build and warm up the Predictor named by the parameters; returns it and "backend/device"."""
+    """Build and warm up the Predictor named by the parameters; returns it and
+    "backend/precision/device" as it runs (e.g. "openvino/bf16/cpu": what `auto` chose)."""
     path = Path(params.model_path).expanduser()
     if not path.is_file():
         raise ModelLoadError(f"model_path '{params.model_path}': file not found")
@@ -35,11 +36,13 @@ def load_predictor(params: NodeParameters) -> tuple[Predictor, str]:
         device=device, input_size=params.input_size, fit_aspect=params.fit_aspect, flip_test=params.flip_test
     )
     try:
-        predictor = Predictor(str(path), backend=backend, **options)
+        predictor = Predictor(str(path), backend=backend, precision=params.precision, **options)
         predictor.predict(WARMUP_IMAGE)  # fail here, not on the first frame
     except (ValueError, OSError, RuntimeError, NotImplementedError, ImportError) as exc:
-        raise ModelLoadError(f"model_path '{params.model_path}' (backend {backend}): {exc}") from None
-    return predictor, f"{getattr(predictor.backend, 'name', backend)}/{device}"
+        raise ModelLoadError(
+            f"model_path '{params.model_path}' (backend {backend}, precision {params.precision}): {exc}"
+        ) from None
+    return predictor, f"{predictor.backend.name}/{predictor.precision}/{device}"
 
 
 def preload_inference_code() -> None:

@@ -50,6 +50,9 @@ class PoseNode(Node):
             updated = self.pipeline.params.updated({p.name: p.value for p in parameters})
         except ParameterError as exc:
             return SetParametersResult(successful=False, reason=str(exc))
+        except Exception as exc:  # a bug must not take the node down with a parameter change
+            self.get_logger().error(f"parameter change refused: {type(exc).__name__}: {exc}")
+            return SetParametersResult(successful=False, reason=f"{type(exc).__name__}: {exc}")
         self.pipeline.params = updated  # one reference swap: the worker sees old or new values, never a mix
         return SetParametersResult(successful=True)
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from centerpose_core.geometry import DepthLiftConfig
 from centerpose_core.model_formats import BACKEND_NAMES as BACKENDS
+from centerpose_core.runtime.precision import PRECISIONS
 from centerpose_core.tracking import TrackerConfig
 
 RELIABILITIES = ("reliable", "best_effort")
@@ -47,7 +48,22 @@ class ParamSpec:
 
 _NODE_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("model_path", "", "Model file: a checkpoint (.pth), an ONNX file or a TensorRT engine.", True),
-    ParamSpec("backend", "auto", "Inference backend: auto, tensorrt, onnxruntime or torch.", True, BACKENDS),
+    ParamSpec(
+        "backend",
+        "auto",
+        "Inference backend: auto, tensorrt, onnxruntime, torch, torch2trt or openvino.",
+        True,
+        BACKENDS,
+    ),
+    ParamSpec(
+        "precision",
+        "auto",
+        "Arithmetic precision: auto (the fastest whose accuracy cost is known on this machine: "
+        "the README's rule table), fp32, bf16, fp16 or int8; one the machine cannot run stops "
+        "the node with an error naming what can.",
+        True,
+        PRECISIONS,
+    ),
     ParamSpec(
         "device",
         "auto",
@@ -153,6 +169,14 @@ _DEPTH_SWITCHES = (
         DEPTH_SYNC_CHOICES,
     ),
     ParamSpec(
+        "depth_rectified",
+        True,
+        "The depth image is rectified (aligned_depth_to_color, image_rect): read it with "
+        "depth/camera_info's P (fx', fy', cx', cy'), as image_geometry and depth_image_proc do; "
+        "false: with K. A non-zero D on a rectified image is warned about once.",
+        True,
+    ),
+    ParamSpec(
         "depth_sync_tolerance",
         0.05,
         "Seconds: a colour frame is paired with the depth frame of nearest stamp when they differ "
@@ -194,6 +218,7 @@ class NodeParameters:
 
     model_path: str
     backend: str
+    precision: str
     device: str
     input_size: int
     fit_aspect: bool
@@ -209,6 +234,7 @@ class NodeParameters:
     tracking_camera_motion: bool
     use_depth: bool
     depth_sync: str
+    depth_rectified: bool
     depth_sync_tolerance: float
     tracker_config: TrackerConfig
     depth_config: DepthLiftConfig
@@ -345,6 +371,12 @@ def declare_parameters(node: Any, *, lock_structural: bool = True) -> None:
             node.declare_parameter(spec.name, spec.default, descriptor)
         except InvalidParameterValueException as exc:
             raise ParameterError(f"parameter {spec.name!r}: invalid value ({exc})") from None
+
+
+def current_values(node: Any) -> NodeParameters:
+    """The node's current parameter values as NodeParameters, without requiring a model path
+    (the base an unconfigured lifecycle node checks a change against)."""
+    return _build({spec.name: coerce(spec.name, node.get_parameter(spec.name).value) for spec in PARAM_SPECS})
 
 
 def read_parameters(node: Any) -> NodeParameters:

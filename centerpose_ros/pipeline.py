@@ -68,7 +68,7 @@ class PosePipeline:
         node: the rclpy node (plain or lifecycle) the topics belong to.
         params: validated parameters; replace `pipeline.params` to change run-time values.
         predictor: a loaded, warmed-up Predictor; the pipeline drops its reference in `close()`.
-        backend_name: "backend/device", for logs and diagnostics.
+        backend_name: "backend/precision/device" as running, for logs and diagnostics.
         lifecycle_publishers: create the outputs as lifecycle publishers (publish only while the
             node is active); /diagnostics stays a plain publisher so an inactive node reports too.
         tracker: the PoseTracker to give ids with; a node that builds several pipelines (lifecycle
@@ -88,7 +88,8 @@ class PosePipeline:
         lifecycle_publishers: bool = False,
         tracker: PoseTracker | None = None,
     ) -> None:
-        message_filters = load_message_filters(params.depth_sync) if params.use_depth else None
+        warn = node.get_logger().warning
+        message_filters = load_message_filters(params.depth_sync, warn) if params.use_depth else None
         self.node = node
         self.params = params
         self.predictor: Predictor | None = predictor
@@ -304,7 +305,11 @@ class PosePipeline:
             message=message,
             hardware_id=self.backend_name,
         )
+        backend, precision, device = (self.backend_name.split("/", 2) + ["", ""])[:3]
         values = {
+            "backend": backend,
+            "precision": precision,
+            "device": device,
             "input_rate_hz": f"{snap.input_hz:.2f}",
             "processed_rate_hz": f"{snap.processed_hz:.2f}",
             "frames_received": str(snap.received),

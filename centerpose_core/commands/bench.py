@@ -1,4 +1,9 @@
-"""`centerpose bench`: median per-stage latency of the Predictor on one image."""
+"""`centerpose bench`: median per-stage latency of the Predictor on one image.
+
+`--all`: one JSON line per row of the auto rule (`runtime.precision.AUTO_RULES`) for this machine
+and model: timed where the row can run here, else why not, with its known AP cost and which row
+`auto` picks; so a user sees why `auto` runs what it runs.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", type=int, default=10, help="timed runs (after warm-up)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed warm-up runs")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="every backend x precision row of the auto rule for this machine (JSON line each): "
+        "ms where it runs, why not where it does not, AP cost, and the one auto picks",
+    )
     parser.add_argument("image", type=Path, metavar="IMAGE")
+
+
+def _medians(predictor, image, runs: int, warmup: int) -> dict[str, float]:
+    for _ in range(warmup):
+        predictor.predict(image)
+    samples: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    for _ in range(runs):
+        predictor.predict(image)
+        for stage in STAGES:
+            samples[stage].append(predictor.last_timings[stage])
+    return {stage: round(statistics.median(values), 3) for stage, values in samples.items()}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,19 +53,62 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     image = read_image(args.image)
+    if args.all:
+        return _run_all(args, image)
     predictor = build_predictor(args)
-    for _ in range(args.warmup):
-        predictor.predict(image)
-    samples = {stage: [] for stage in STAGES}
-    for _ in range(args.runs):
-        predictor.predict(image)
-        for stage in STAGES:
-            samples[stage].append(predictor.last_timings[stage])
     report = {
         "backend": predictor.backend.name,
+        "precision": predictor.precision,
         "size": args.input_size,
         "runs": args.runs,
-        "ms": {stage: round(statistics.median(values), 3) for stage, values in samples.items()},
+        "ms": _medians(predictor, image, args.runs, args.warmup),
     }
     print(json.dumps(report))
     return 0
+
+
+def _run_all(args: argparse.Namespace, image) -> int:
+    from centerpose_core.devices import resolve_device
+    from centerpose_core.runtime.backends import choose_configuration
+    from centerpose_core.runtime.precision import (
+        AUTO_PRECISION,
+        PrecisionError,
+        ap_cost,
+        inspect_model_file,
+        probe_machine,
+        table_rows,
+    )
+
+    model = args.model
+    if getattr(args, "random_weights", False):
+        from centerpose_core.model.random_weights import build_random_model
+
+        model = build_random_model(seed=0)
+    info = inspect_model_file(model)
+    try:
+        picked = choose_configuration(model, "auto", AUTO_PRECISION, args.device).describe()
+    except PrecisionError as exc:
+        picked = f"none: {exc}"
+    for rule, why_not in table_rows(probe_machine(resolve_device(args.device)), info):
+        row = {
+            "backend": rule.backend,
+            "precision": rule.precision,
+            "when": rule.when,
+            "auto": picked == f"{rule.backend} {rule.precision}",
+            "ap_cost": ap_cost(rule.backend, rule.precision, info),
+            "size": args.input_size,
+        }
+        if why_not is None:
+            try:
+                args.backend, args.precision = rule.backend, rule.precision
+                predictor = build_predictor(args)
+                row["ms"] = _medians(predictor, image, args.runs, args.warmup)
+            except (ValueError, RuntimeError, ImportError, OSError) as exc:
+                row["error"] = str(exc)
+        else:
+            row["runs_here"] = False
+            row["why_not"] = why_not
+        print(json.dumps(row), flush=True)
+    print(json.dumps({"auto": picked}))
+    return 0
+

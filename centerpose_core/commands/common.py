@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from centerpose_core.constants import DEFAULT_INPUT_SIZE
 from centerpose_core.model_formats import BACKEND_NAMES
+from centerpose_core.runtime.precision import PRECISIONS
 
 if TYPE_CHECKING:
     from centerpose_core.runtime import Predictor
@@ -20,8 +21,8 @@ def add_model_arguments(
     size_flag: str = "--input-size",
     random_weights: bool = False,
 ) -> None:
-    """--model, --backend, --device, the input size, --fit-aspect and --flip (and --random-weights
-    when offered)."""
+    """--model, --backend, --precision, --device, the input size, --fit-aspect and --flip (and
+    --random-weights when offered)."""
     parser.add_argument(
         "--model",
         required=not random_weights,
@@ -33,6 +34,13 @@ def add_model_arguments(
             "--random-weights", action="store_true", help="seeded random weights instead of --model"
         )
     parser.add_argument("--backend", default="torch", choices=BACKEND_NAMES, help="inference backend")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=PRECISIONS,
+        help="arithmetic precision ('auto': the fastest whose accuracy cost is known on this machine, "
+        "see the README's rule table; one the backend or machine cannot run is an error)",
+    )
     parser.add_argument(
         "--device",
         default="cpu",
@@ -75,6 +83,7 @@ def build_predictor(args: argparse.Namespace, **options) -> Predictor:
         model,
         backend=args.backend,
         device=args.device,
+        precision=args.precision,
         input_size=args.input_size,
         fit_aspect=args.fit_aspect,
         flip_test=args.flip,

@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size <= 0:
         raise UserError(f"--batch-size must be positive, got {args.batch_size}")
     try:
-        stats = evaluate_predictor(build_predictor(args), args.ann, args.images, batch_size=args.batch_size)
+        predictor = build_predictor(args)
+        stats = evaluate_predictor(predictor, args.ann, args.images, batch_size=args.batch_size)
     except CheckpointError as exc:
         raise UserError(str(exc)) from None
     result = {k: round(stats[k], 6) for k in SUMMARY_STATS}
@@ -46,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
         {
             "images": int(stats["images"]),
             "images_per_s": round(stats["images_per_s"], 3),
-            "backend": args.backend,
+            "backend": predictor.backend.name,
+            "precision": predictor.precision,
             "flip": bool(args.flip),
             "input_size": args.input_size,
             "fit_aspect": bool(args.fit_aspect),

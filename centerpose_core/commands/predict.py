@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--max-persons must be positive, got {args.max_persons}")
     images = [read_image(path) for path in args.images]  # fail on a bad file before loading the model
     predictor = build_predictor(args, top_k=max(DEFAULT_TOP_K, args.max_persons))
+    print(f"running {predictor.describe()}", file=sys.stderr)
     results = []
     for path, image in zip(args.images, images):
         persons = predictor.predict(image, threshold=args.threshold, max_persons=args.max_persons)

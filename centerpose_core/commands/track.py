@@ -155,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
     fps, frames = open_frames(args.source, args.fps, args.max_frames)
     video = _VideoOut(args.draw, fps) if args.draw is not None else None
     predictor = build_predictor(args)
+    print(f"running {predictor.describe()}", file=sys.stderr)
     to_stdout = str(args.jsonl) == "-"
     if not to_stdout:
         args.jsonl.parent.mkdir(parents=True, exist_ok=True)

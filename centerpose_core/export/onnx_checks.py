@@ -4,14 +4,14 @@ Input (B, 3, S, S) and the six head outputs with the right channel counts at S/4
 of another model fails with its path named instead of giving meaningless persons. Used by every
 runtime that takes an ONNX file (ONNX Runtime, OpenVINO, the TensorRT engine build). A file
 exported with dynamic height and width (`--hw dynamic`) takes any multiple of 32 on both sides.
+`onnx` is imported only where a file is read, so the TensorRT backend, which imports this module,
+runs a ready `.engine` on a machine (a Jetson) that has TensorRT but no `onnx` package.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import onnx
 
 from centerpose_core.constants import DOWN_RATIO, HEAD_NAMES, HEADS
 from centerpose_core.input_shape import ALIGN, InputShape
@@ -23,10 +23,12 @@ class OnnxModelMismatchError(ValueError):
 
 def describe_onnx_io(path: str | Path) -> tuple[list, dict[str, list]]:
     """Input shape and {output name: shape} of an ONNX file (symbolic dims as strings, unknown as None)."""
+    import onnx
+
     model = onnx.load(str(path), load_external_data=False)
     initializers = {init.name for init in model.graph.initializer}
 
-    def dims(value: onnx.ValueInfoProto) -> list:
+    def dims(value) -> list:  # an onnx.ValueInfoProto
         return [
             d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
             for d in value.type.tensor_type.shape.dim
@@ -127,5 +129,7 @@ def _check_takes(path: str | Path, info: PoseOnnxInput, input_size: int | InputS
 
 def uses_deform_conv(path: str | Path) -> bool:
     """Whether the graph holds ONNX `DeformConv` nodes (the native DCN form, opset 19)."""
+    import onnx
+
     graph = onnx.load(str(path), load_external_data=False).graph
     return any(node.op_type == "DeformConv" for node in graph.node)

@@ -2,7 +2,9 @@
 
 Two encodings exist in the wild (RealSense `aligned_depth_to_color`, ZED, OpenNI): `16UC1` in
 millimetres and `32FC1` in metres. A pixel is invalid when it is 0 (the sensor's "no return"),
-NaN or infinite, or outside [min_range, max_range]; invalid pixels become NaN and never vote.
+NaN or infinite, 65535 in `16UC1` (the integer encoding's saturated value: beyond what it can
+hold, as +Inf is in `32FC1`), or outside [min_range, max_range]; invalid pixels become NaN and never
+vote. That holds whatever the range is: `max_range = inf` (no upper limit) never makes +Inf valid.
 Samples convert only the pixels they read, so a frame's cost does not grow with the image size.
 """
 
@@ -64,10 +66,14 @@ def decode_depth(values: np.ndarray, encoding: str, min_range: float, max_range:
 
 
 def to_metres(values: np.ndarray, units_per_metre: float, min_range: float, max_range: float) -> np.ndarray:
-    """Raw depth values -> float64 metres; 0, NaN, inf and values outside [min_range, max_range] -> NaN."""
+    """Raw depth values -> float64 metres; 0, NaN, +-Inf, an integer encoding's maximum (65535 in
+    16UC1) and values outside [min_range, max_range] -> NaN, whatever the range (even max_range inf)."""
+    values = np.asarray(values)
     metres = values.astype(np.float64) / units_per_metre
     with np.errstate(invalid="ignore"):
-        valid = (metres > 0) & (metres >= min_range) & (metres <= max_range)  # NaN compares False
+        valid = np.isfinite(metres) & (metres > 0) & (metres >= min_range) & (metres <= max_range)
+    if np.issubdtype(values.dtype, np.integer):
+        valid &= values < np.iinfo(values.dtype).max
     return np.where(valid, metres, np.nan)
 
 

@@ -4,8 +4,8 @@ Pixel convention (ROS / OpenCV, as depth_image_proc and image_geometry use it): 
 index (u, v) = (column, row) is the *centre* of that pixel, and K maps a point (X, Y, Z) of the
 camera's optical frame (x right, y down, z forward, metres) to those coordinates:
 u = fx * X / Z + cx, v = fy * Y / Z + cy. The image's outer edge therefore lies at -0.5 and
-width - 0.5. Distortion coefficients are not modelled: the depth image is taken as rectified,
-as depth_image_proc does.
+width - 0.5. Distortion coefficients are not modelled. A rectified image is read with the camera
+matrix of its projection P (`from_p`), an unrectified one with K (`from_k`), as image_geometry does.
 """
 
 from __future__ import annotations
@@ -65,6 +65,37 @@ class PinholeIntrinsics:
             fy=float(matrix[4]),
             cx=float(matrix[2]),
             cy=float(matrix[5]),
+            width=int(width),
+            height=int(height),
+        )
+
+    @classmethod
+    def from_p(cls, p: Sequence[float] | np.ndarray, width: int, height: int) -> PinholeIntrinsics:
+        """From CameraInfo's row-major 3x4 projection P (12 numbers): fx' = P[0], fy' = P[5],
+        cx' = P[2], cy' = P[6], the camera matrix of the *rectified* image (image_geometry's
+        PinholeCameraModel and depth_image_proc read a rectified image with these). Tx, Ty (P[3],
+        P[7]: a stereo pair's baseline) do not move the camera's own rays and are ignored.
+        """
+        matrix = np.asarray(p, dtype=np.float64).reshape(-1)
+        if matrix.size != 12:
+            raise ValueError(f"P must have 12 elements (row-major 3x4), got {matrix.size}")
+        if not np.all(np.isfinite(matrix)):
+            raise ValueError(f"P has non-finite entries: {matrix.tolist()}")
+        if not np.any(matrix):
+            raise ValueError("P is all zeros: the camera publishes no projection (CameraInfo.p)")
+        if matrix[0] <= 0 or matrix[5] <= 0:
+            raise ValueError(
+                f"P focal lengths must be positive, got fx'=P[0]={matrix[0]}, fy'=P[5]={matrix[5]}"
+            )
+        if matrix[1] != 0 or matrix[4] != 0 or tuple(matrix[8:]) != (0.0, 0.0, 1.0, 0.0):
+            raise ValueError(
+                f"P is not a zero-skew projection [fx' 0 cx' Tx; 0 fy' cy' Ty; 0 0 1 0]: {matrix.tolist()}"
+            )
+        return cls(
+            fx=float(matrix[0]),
+            fy=float(matrix[5]),
+            cx=float(matrix[2]),
+            cy=float(matrix[6]),
             width=int(width),
             height=int(height),
         )

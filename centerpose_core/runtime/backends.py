@@ -7,7 +7,6 @@ on `backend.device`; decoding happens outside, in one implementation shared by a
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import inspect
 from collections.abc import Callable
 from pathlib import Path
@@ -24,18 +23,25 @@ from centerpose_core.model_formats import (
     AUTO,
     BACKENDS,
     CHECKPOINT,
-    TENSORRT_ENGINE,
-    TORCH2TRT_MODULE,
     backend_spec,
     check_backend_accepts,
     model_format,
-    native_backend,
+)
+from centerpose_core.runtime.precision import (
+    AUTO_PRECISION,
+    PRECISIONS,
+    Choice,
+    PrecisionError,
+    choose,
+    inspect_model_file,
+    probe_machine,
 )
 
 
 class Backend(Protocol):
     name: str
     device: torch.device
+    precision: str  # the arithmetic actually running (fp32, bf16, fp16, int8); set by make_backend
 
     def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
         """(B, 3, H, W) float32 -> {head: (B, C, H/4, W/4) logits} on `self.device`."""
@@ -74,15 +80,21 @@ def make_backend(
     backend: str = "torch",
     device: str = "cpu",
     input_size: int | InputShape = 512,
+    precision: str = AUTO_PRECISION,
     **options,
 ) -> Backend:
     """Build the named backend (`model_formats.BACKEND_NAMES`) for a model: an nn.Module, a
-    checkpoint, an ONNX file or an engine, as that backend accepts (`model_formats.BACKENDS`).
+    checkpoint, an ONNX file or an engine, as that backend accepts (`model_formats.BACKENDS`),
+    in the asked precision (`runtime.precision.PRECISIONS`; `auto`: the rule in `runtime.precision`).
+    The returned backend's `precision` says what runs.
 
     `input_size`: a square side, or an `InputShape` (rectangle, fitted input) for the backends
     that run any input shape."""
-    if backend == AUTO:
-        backend = resolve_auto_backend(model)
+    if backend != AUTO:
+        backend_spec(backend)  # an unknown name fails first, naming the choices
+        check_backend_accepts(backend, model)
+    choice = choose_configuration(model, backend, precision, device)
+    backend = choice.backend
     spec = backend_spec(backend)
     check_backend_accepts(backend, model)
     if not isinstance(input_size, int) and not spec.any_shape:
@@ -94,7 +106,23 @@ def make_backend(
     module_name, function_name = spec.factory.split(":")
     factory = getattr(importlib.import_module(module_name), function_name)
     check_options(backend, factory, options)
-    return factory(model, device=resolve_device(device), input_size=input_size, **options)
+    takes = backend_options(factory)
+    if "precision" in takes:
+        options["precision"] = choice.precision
+    elif "fp16" in takes:  # torch2trt
+        options.setdefault("fp16", choice.precision == "fp16")
+    built = factory(model, device=resolve_device(device), input_size=input_size, **options)
+    built.precision = choice.precision
+    return built
+
+
+def choose_configuration(model: str | Path | nn.Module, backend: str, precision: str, device: str) -> Choice:
+    """The backend and precision `runtime.precision.choose` picks for this model on this machine."""
+    if backend == "torch" and precision in (AUTO_PRECISION, "fp32"):
+        return Choice("torch", "fp32", "asked")  # nothing to probe
+    if precision not in PRECISIONS:
+        raise PrecisionError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return choose(backend, precision, probe_machine(resolve_device(device)), inspect_model_file(model))
 
 
 def backend_options(factory: Callable) -> tuple[str, ...]:
@@ -114,14 +142,6 @@ def check_options(backend: str, factory: Callable, options: dict) -> None:
         raise TypeError(f"backend {backend!r} has no option {', '.join(map(repr, unknown))}; {takes}")
 
 
-def resolve_auto_backend(model: str | Path | nn.Module) -> str:
-    """'auto': the backend made for the file (engine, torch2trt module); otherwise tensorrt when
-    importable with a GPU, else onnxruntime when importable, else torch."""
-    fmt = model_format(model)
-    if fmt in (TENSORRT_ENGINE, TORCH2TRT_MODULE):
-        return native_backend(fmt)  # fails there with a clear message when TensorRT or the GPU is missing
-    if importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available():
-        return "tensorrt"
-    if importlib.util.find_spec("onnxruntime") is not None:
-        return "onnxruntime"
-    return "torch"
+def resolve_auto_backend(model: str | Path | nn.Module, device: str = "cpu") -> str:
+    """'auto': the backend of the auto rule's choice (`runtime.precision.AUTO_RULES`)."""
+    return choose_configuration(model, AUTO, AUTO_PRECISION, device).backend

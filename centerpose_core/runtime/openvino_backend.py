@@ -27,9 +27,10 @@ from centerpose_core.export.onnx_checks import check_onnx_takes
 from centerpose_core.input_shape import InputShape
 from centerpose_core.runtime.onnx_batches import onnx_file_for, run_heads_checked
 
-PRECISIONS = ("fp32", "bf16", "fp16", "auto")
-_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
-_CAPABILITY = {"bf16": "BF16", "fp16": "FP16"}
+PRECISIONS = ("fp32", "bf16", "fp16", "int8", "auto")
+# int8: the Q/DQ file's quantized layers run in INT8, the rest (DCN, heads' last convs) in fp32.
+_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16", "int8": "f32"}
+_CAPABILITY = {"bf16": "BF16", "fp16": "FP16", "int8": "INT8"}
 _COMPILED_SHAPES = 4  # compiled models kept (one per input shape, least recently used dropped)
 
 
@@ -39,14 +40,22 @@ def import_openvino():
     )
 
 
-def cpu_precisions() -> tuple[str, ...]:
-    """The inference precisions this machine's CPU runs natively ("fp32" always; "bf16", "fp16"
-    where OpenVINO reports the capability, e.g. AVX512-BF16 / AMX). Empty when OpenVINO is missing."""
+def cpu_capabilities() -> tuple[str, ...]:
+    """OpenVINO's CPU OPTIMIZATION_CAPABILITIES (e.g. FP32, BF16, INT8); empty when OpenVINO is missing."""
     try:
         ov = import_openvino()
     except MissingDependencyError:
         return ()
-    capabilities = set(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+    return tuple(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+
+
+def cpu_precisions() -> tuple[str, ...]:
+    """The inference precisions this machine's CPU runs natively ("fp32" always; "bf16", "fp16",
+    "int8" where OpenVINO reports the capability, e.g. AVX512-BF16 / AMX, VNNI). Empty when
+    OpenVINO is missing."""
+    capabilities = set(cpu_capabilities())
+    if not capabilities:
+        return ()
     return ("fp32", *(name for name, cap in _CAPABILITY.items() if cap in capabilities))
 
 

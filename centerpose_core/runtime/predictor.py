@@ -27,6 +27,7 @@ from centerpose_core.input_shape import InputShape, InputSize
 from centerpose_core.model_formats import ONNX, TENSORRT_ENGINE, model_format, native_backend
 from centerpose_core.runtime.backends import Backend, make_backend
 from centerpose_core.runtime.postprocess import to_persons
+from centerpose_core.runtime.precision import AUTO_PRECISION
 from centerpose_core.types import Person
 
 
@@ -56,7 +57,13 @@ class Predictor:
         model: an `nn.Module` (a `PoseNet`), or a path to a checkpoint (.pth) or, with a backend
             that runs it, an exported model file (see `model_formats.BACKENDS`).
         backend: one of `model_formats.BACKEND_NAMES` (`auto`, `tensorrt`, `onnxruntime`, `torch`,
-            `torch2trt`).
+            `torch2trt`, `openvino`).
+        precision: `auto` (default), `fp32`, `bf16`, `fp16` or `int8`: the arithmetic the backend
+            runs. `auto` is the fastest one whose accuracy cost is known (`runtime.precision`, the
+            README's rule table): e.g. OpenVINO bf16 on a CPU with native bf16, TensorRT fp16 on a
+            GPU, an INT8 file only with a passing recorded accuracy check. A precision the backend
+            or the machine cannot run is a `PrecisionError` saying what can; nothing falls back.
+            `predictor.precision` and `describe()` say what runs.
         device: torch device for the torch backend and for decoding (e.g. `cpu`, `cuda:0`, or
             `auto`: the GPU when there is one).
         input_size: side of the square network input (a multiple of 32; 512 as the original), or
@@ -67,7 +74,7 @@ class Predictor:
         flip_test: average with the mirrored image's outputs, as CenterNet's `--flip_test`.
         top_k: number of person candidates decoded per image (CenterNet's K=100).
         backend_options: the backend's own options (e.g. `num_threads` for onnxruntime,
-            `precision` for tensorrt); an option the backend does not take is a TypeError that
+            `workspace_gib` for tensorrt); an option the backend does not take is a TypeError that
             names it and the valid ones.
 
     `Predictor.from_file(path)` picks the backend and the input size from the file itself.
@@ -79,6 +86,7 @@ class Predictor:
         *,
         backend: str = "torch",
         device: str = "cpu",
+        precision: str = AUTO_PRECISION,
         input_size: InputSize | str = DEFAULT_INPUT_SIZE,
         fit_aspect: bool = False,
         flip_test: bool = False,
@@ -95,6 +103,7 @@ class Predictor:
             backend=backend,
             device=device,
             input_size=self.input_shape.fixed_square or self.input_shape,
+            precision=precision,
             **backend_options,
         )
         self.last_timings: dict[str, float] = {}
@@ -107,6 +116,7 @@ class Predictor:
         *,
         backend: str | None = None,
         device: str = AUTO_DEVICE,
+        precision: str = AUTO_PRECISION,
         input_size: InputSize | str | None = None,
         fit_aspect: bool = False,
         flip_test: bool = False,
@@ -131,12 +141,22 @@ class Predictor:
             path,
             backend=backend or native_backend(fmt),
             device=device,
+            precision=precision,
             input_size=input_size,
             fit_aspect=fit_aspect,
             flip_test=flip_test,
             top_k=top_k,
             **backend_options,
         )
+
+    @property
+    def precision(self) -> str:
+        """The arithmetic actually running: fp32, bf16, fp16 or int8."""
+        return self.backend.precision
+
+    def describe(self) -> str:
+        """What runs, for logs and reports: e.g. "openvino bf16"."""
+        return f"{self.backend.name} {self.precision}"
 
     @property
     def input_size(self) -> InputSize:

@@ -26,6 +26,7 @@ from torch import nn
 from centerpose_core.constants import HEAD_NAMES
 from centerpose_core.errors import MissingDependencyError, UserError, import_optional
 from centerpose_core.export.flatten import HeadsAsTuple
+from centerpose_core.export.tensorrt import parse_version
 from centerpose_core.model_formats import CHECKPOINT, TORCH2TRT_MODULE, model_format
 
 PLUGIN_NAME = "ModulatedDeformConv2d"
@@ -57,6 +58,15 @@ def import_torch2trt() -> ModuleType:
 _registered = False
 
 
+def plugin_creator(trt: ModuleType, name: str, version: str):
+    """The registry's creator of plugin `name`/`version` (None when not registered):
+    `get_creator` from TensorRT 10.0 on (11 removed `get_plugin_creator`), `get_plugin_creator` before."""
+    registry = trt.get_plugin_registry()
+    if parse_version(trt.__version__) >= (10, 0):
+        return registry.get_creator(name, version, "")
+    return registry.get_plugin_creator(name, version, "")
+
+
 def register_deform_conv_converter() -> None:
     """Register the deform_conv2d -> ModulatedDeformConv2d plugin converter with torch2trt (once)."""
     global _registered
@@ -81,7 +91,7 @@ def register_deform_conv_converter() -> None:
             bias = torch.zeros(weight.shape[0], dtype=weight.dtype, device=weight.device)
         offset_groups = offset.shape[1] // (2 * weight.shape[2] * weight.shape[3])
         tensors = torch2trt.add_missing_trt_tensors(ctx.network, [inp, offset, mask, weight, bias])
-        creator = trt.get_plugin_registry().get_plugin_creator(PLUGIN_NAME, "1", "")
+        creator = plugin_creator(trt, PLUGIN_NAME, "1")
         if creator is None:
             raise Torch2TRTUnavailableError(
                 f"TensorRT plugin {PLUGIN_NAME} not found (init_libnvinfer_plugins?)"

@@ -50,12 +50,14 @@ def depth_image_from_msg(msg: Any) -> DepthImage:
     return DepthImage.from_array(values, encoding)
 
 
-def intrinsics_from_camera_info(msg: Any) -> PinholeIntrinsics:
-    """sensor_msgs/CameraInfo of the depth image -> PinholeIntrinsics (K, width, height).
+def intrinsics_from_camera_info(msg: Any, rectified: bool = True) -> PinholeIntrinsics:
+    """sensor_msgs/CameraInfo of the depth image -> PinholeIntrinsics of that image.
 
-    Binning and a region of interest change which pixels K refers to; depth cameras publish
-    neither, so both are rejected rather than silently misread. Distortion (D) is ignored: the
-    depth image is taken as rectified, as depth_image_proc does.
+    rectified (parameter `depth_rectified`): the image is rectified, so it is read with P's
+    fx', fy', cx', cy', as image_geometry's PinholeCameraModel and depth_image_proc do (a P of all
+    zeros, published by some drivers, falls back to K); otherwise with K. Binning and a region of
+    interest change which pixels K and P refer to; depth cameras publish neither, so both are
+    rejected rather than silently misread. D is not applied (see `has_distortion`).
     """
     frame = str(msg.header.frame_id)
     if int(msg.binning_x) > 1 or int(msg.binning_y) > 1:
@@ -73,9 +75,16 @@ def intrinsics_from_camera_info(msg: Any) -> PinholeIntrinsics:
             f"({roi.width}x{roi.height} at {roi.x_offset},{roi.y_offset}): not supported"
         )
     try:
+        if rectified and any(float(v) != 0.0 for v in msg.p):
+            return PinholeIntrinsics.from_p(list(msg.p), int(msg.width), int(msg.height))
         return PinholeIntrinsics.from_k(list(msg.k), int(msg.width), int(msg.height))
     except ValueError as exc:
         raise DepthConversionError(f"depth camera_info (frame {frame!r}): {exc}") from None
+
+
+def has_distortion(msg: Any) -> bool:
+    """Whether CameraInfo.D has a non-zero coefficient (the image it describes is not rectified)."""
+    return any(float(v) != 0.0 for v in msg.d)
 
 
 def depth_image_to_msg(values: np.ndarray, encoding: str, header: Any) -> Any:

@@ -75,7 +75,9 @@ def _stop(proc: subprocess.Popen, timeout: float = 30.0) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m centerpose_ros.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m centerpose_ros.demo", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--checkpoint", type=Path, help="model file (default: seeded random weights)")
     parser.add_argument("--out", type=Path, default=Path("demo_out"))
     parser.add_argument(

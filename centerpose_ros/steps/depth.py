@@ -17,11 +17,16 @@ received yet, or the last one unusable, e.g. K all zero), `depth_rejected` (the 
 be used: encoding, size, data shorter than height*step, size unlike its camera_info), with a
 throttled warning naming the problem. Runs on the worker thread after the 2D outputs, so it never
 delays them.
+
+The depth image is read with camera_info's P when `depth_rectified` (as image_geometry does), else
+with K. Inputs that work but are doubtful are warned about once: a non-zero D on an image read as
+rectified, and a depth image whose aspect ratio differs from the colour image's (not registered).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from centerpose_msgs.msg import PersonPose3DArray
@@ -37,6 +42,7 @@ from centerpose_ros import qos
 from centerpose_ros.conversions.depth import (
     DepthConversionError,
     depth_image_from_msg,
+    has_distortion,
     intrinsics_from_camera_info,
 )
 from centerpose_ros.conversions.messages_3d import persons3d_to_markers, persons3d_to_msg
@@ -48,6 +54,7 @@ DEPTH_TOPIC, CAMERA_INFO_TOPIC = "depth/image", "depth/camera_info"
 DETECTIONS_3D_TOPIC, MARKERS_3D_TOPIC = "/pose/detections_3d", "/pose/markers_3d"
 DEPTH_HISTORY = 10  # depth frames kept for colour frames that arrive after their depth frame
 MAX_PAIR_WAIT_S = 0.1  # longest wait for a depth frame still in transit (bounded by the tolerance)
+ASPECT_TOLERANCE = 0.01  # relative difference of colour and depth width/height taken as equal
 CAMERA_INFO_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST,
     depth=1,
@@ -62,42 +69,43 @@ def depth_qos(reliability: str) -> QoSProfile:
     return profile
 
 
-def load_message_filters(choice: str) -> Any | None:
+def load_message_filters(choice: str, warn: Callable[[str], None] | None = None) -> Any | None:
     """The message_filters module for `depth_sync` (None: use the builtin buffer).
 
-    auto: message_filters when importable; message_filters: required (ParameterError when missing).
+    auto: message_filters when importable (not installed: the builtin buffer, silently; any other
+    import failure: the builtin buffer with one `warn`); message_filters: required (ParameterError
+    when it cannot be imported).
     """
     if choice == "builtin":
         return None
     try:
         import message_filters
-    except ImportError as exc:
+    except Exception as exc:  # not installed, or a broken install: never a node that cannot start
         if choice == "message_filters":
             raise ParameterError(
                 f"parameter 'depth_sync' is message_filters but it cannot be imported ({exc}); "
                 "install ros-<distro>-message-filters or use depth_sync auto or builtin"
             ) from None
+        missing = isinstance(exc, ModuleNotFoundError) and exc.name == "message_filters"
+        if not missing and warn is not None:
+            warn(f"{_FALLBACK}: message_filters cannot be imported ({type(exc).__name__}: {exc})")
         return None
     return message_filters
 
 
-class _BufferDepthSource:
-    """Depth history without message_filters: a plain subscription into a NearestStampBuffer."""
+_FALLBACK = "depth_sync auto: pairing depth frames with the builtin nearest-stamp buffer"
+
+
+class _BufferHistory:
+    """Depth history without message_filters: a NearestStampBuffer."""
 
     description = "builtin nearest-stamp buffer"
 
-    def __init__(self, pipeline: StepHost, profile: QoSProfile, on_depth: Any) -> None:
+    def __init__(self, on_depth: Callable[[Any], None]) -> None:
         self._buffer = NearestStampBuffer(DEPTH_HISTORY)
         self._on_depth = on_depth
-        node = pipeline.node
-        self.subscription = pipeline.watched_subscription(
-            lambda callbacks: node.create_subscription(
-                Image, DEPTH_TOPIC, self._on_message, profile, event_callbacks=callbacks
-            ),
-            profile,
-        )
 
-    def _on_message(self, msg: Any) -> None:
+    def add(self, msg: Any) -> None:
         self._buffer.add(stamp_to_ns(msg.header.stamp), msg)
         self._on_depth(msg)
 
@@ -105,26 +113,22 @@ class _BufferDepthSource:
         return self._buffer.nearest(stamp_ns)
 
 
-class _MessageFiltersDepthSource:
-    """Depth history from message_filters: Subscriber -> Cache, queried by stamp interval."""
+class _CacheHistory:
+    """Depth history in a message_filters.Cache, fed through a SimpleFilter by the step's own
+    subscription. message_filters.Subscriber is not used: its signature changed between releases
+    (the keyword pass-through to create_subscription, which the QoS event callbacks need, was
+    removed in late 2025 and restored in Feb 2026), while SimpleFilter and Cache kept theirs."""
 
     description = "message_filters.Cache"
 
-    def __init__(
-        self, message_filters: Any, pipeline: StepHost, profile: QoSProfile, on_depth: Any
-    ) -> None:
-        node = pipeline.node
-        holder: dict[str, Any] = {}
-
-        def create(callbacks: Any) -> Any:
-            holder["filter"] = message_filters.Subscriber(
-                node, Image, DEPTH_TOPIC, qos_profile=profile, event_callbacks=callbacks
-            )
-            return holder["filter"].sub
-
-        self.subscription = pipeline.watched_subscription(create, profile)
-        self._cache = message_filters.Cache(holder["filter"], DEPTH_HISTORY)
+    def __init__(self, message_filters: Any, on_depth: Callable[[Any], None]) -> None:
+        self._input = message_filters.SimpleFilter()
+        self._cache = message_filters.Cache(self._input, DEPTH_HISTORY)
         self._cache.registerCallback(on_depth)
+        self.nearest(0)  # this release's query works (else the caller falls back now, not per frame)
+
+    def add(self, msg: Any) -> None:
+        self._input.signalMessage(msg)
 
     def nearest(self, stamp_ns: int) -> Candidate | None:
         # The Cache keeps stamps as rclpy Times of the ROS clock (Time.from_msg); Times of different
@@ -148,9 +152,12 @@ class DepthStep(FrameStep):
         """message_filters: the module (from `load_message_filters`), or None for the builtin buffer."""
         self._pipeline = pipeline
         self._message_filters = message_filters
+        self._depth_sync = params.depth_sync
         self._depth_profile = depth_qos(params.image_reliability)
+        self._rectified = params.depth_rectified
+        self._warned: set[str] = set()  # the once-only warnings already given
         self._pairing = DepthPairing(self._nearest_in_history)
-        self._source: Any = None
+        self._subscription: Any = None
         self._info_subscription: Any = None
         self._lock = threading.Lock()
         self._intrinsics: PinholeIntrinsics | None = None
@@ -164,34 +171,58 @@ class DepthStep(FrameStep):
         self._problem = ""
         self._publisher = pipeline.create_output(PersonPose3DArray, DETECTIONS_3D_TOPIC, qos.DETECTIONS_QOS)
         self._markers = pipeline.create_output(MarkerArray, MARKERS_3D_TOPIC, qos.MARKERS_QOS)
+        self._history = self._new_history()  # a message_filters setup that fails falls back now
 
     @property
     def description(self) -> str:
         """How depth frames are paired, for the node's ready line."""
-        source = _MessageFiltersDepthSource if self._message_filters is not None else _BufferDepthSource
-        return f"depth pairing by {source.description} (nearest stamp)"
+        return f"depth pairing by {self._history.description} (nearest stamp)"
+
+    def _new_history(self) -> _BufferHistory | _CacheHistory:
+        """An empty depth history: message_filters' Cache when chosen and usable. Under `depth_sync:
+        auto` any failure of it gives the builtin buffer and one warning; under `message_filters`
+        a ParameterError naming the failure."""
+        if self._message_filters is not None:
+            try:
+                return _CacheHistory(self._message_filters, self._on_depth)
+            except Exception as exc:
+                if self._depth_sync == "message_filters":
+                    raise ParameterError(
+                        f"parameter 'depth_sync' is message_filters but its Cache cannot be used "
+                        f"({type(exc).__name__}: {exc}); use depth_sync auto or builtin"
+                    ) from None
+                self._fall_back(exc)
+        return _BufferHistory(self._on_depth)
+
+    def _fall_back(self, exc: Exception) -> None:
+        """Leave message_filters for the rest of the node's life (one warning)."""
+        self._message_filters = None
+        reason = f"{type(exc).__name__}: {exc}"
+        self._warn_once("message_filters", f"{_FALLBACK}: message_filters failed ({reason})")
 
     # --- input ---------------------------------------------------------------------------------
     def start_input(self) -> None:
-        if self._source is not None:
+        if self._subscription is not None:
             return
-        if self._message_filters is not None:
-            self._source = _MessageFiltersDepthSource(
-                self._message_filters, self._pipeline, self._depth_profile, self._on_depth
-            )
-        else:
-            self._source = _BufferDepthSource(self._pipeline, self._depth_profile, self._on_depth)
+        self._history = self._new_history()  # frames from before a deactivate are forgotten
         node = self._pipeline.node
+        profile = self._depth_profile
+        self._subscription = self._pipeline.watched_subscription(
+            lambda callbacks: node.create_subscription(
+                Image, DEPTH_TOPIC, self._on_depth_message, profile, event_callbacks=callbacks
+            ),
+            profile,
+        )
         self._info_subscription = node.create_subscription(
             CameraInfo, CAMERA_INFO_TOPIC, self._on_camera_info, CAMERA_INFO_QOS
         )
 
     def stop_input(self) -> None:
         node = self._pipeline.node
-        if self._source is not None:
-            node.destroy_subscription(self._source.subscription)
+        if self._subscription is not None:
+            node.destroy_subscription(self._subscription)
             node.destroy_subscription(self._info_subscription)
-            self._source = self._info_subscription = None
+            self._subscription = self._info_subscription = None
         self._pairing.clear()
         with self._lock:
             self._intrinsics, self._info_error = None, ""
@@ -199,9 +230,9 @@ class DepthStep(FrameStep):
     @property
     def input_topics(self) -> list[str]:
         """The resolved depth image and camera_info topics (relative names while not subscribed)."""
-        if self._source is None:
+        if self._subscription is None:
             return [DEPTH_TOPIC, CAMERA_INFO_TOPIC]
-        return [self._source.subscription.topic_name, self._info_subscription.topic_name]
+        return [self._subscription.topic_name, self._info_subscription.topic_name]
 
     def frame_received(self, msg: Any) -> None:
         self._pairing.colour_arrived(stamp_to_ns(msg.header.stamp))
@@ -209,17 +240,46 @@ class DepthStep(FrameStep):
     def frame_dropped(self, msg: Any) -> None:
         self._pairing.colour_dropped(stamp_to_ns(msg.header.stamp))
 
+    def _on_depth_message(self, msg: Any) -> None:
+        history = self._history
+        try:
+            history.add(msg)
+        except Exception as exc:
+            if isinstance(history, _BufferHistory):
+                raise
+            self._fall_back(exc)  # message_filters failing at run time: builtin from now on
+            self._history = _BufferHistory(self._on_depth)
+            self._history.add(msg)
+
     def _nearest_in_history(self, stamp_ns: int) -> Candidate | None:
-        return self._source.nearest(stamp_ns) if self._source is not None else None
+        if self._subscription is None:
+            return None
+        history = self._history
+        try:
+            return history.nearest(stamp_ns)
+        except Exception as exc:
+            if isinstance(history, _BufferHistory):
+                raise
+            self._fall_back(exc)
+            self._history = _BufferHistory(self._on_depth)
+            return None
 
     def _on_depth(self, msg: Any) -> None:
         self._pairing.depth_arrived(stamp_to_ns(msg.header.stamp), msg)
 
     def _on_camera_info(self, msg: Any) -> None:
         try:
-            intrinsics, error = intrinsics_from_camera_info(msg), ""
+            intrinsics, error = intrinsics_from_camera_info(msg, self._rectified), ""
         except DepthConversionError as exc:
             intrinsics, error = None, str(exc)
+        if intrinsics is not None and self._rectified and has_distortion(msg):
+            self._warn_once(
+                "distortion",
+                f"depth camera_info on '{self.input_topics[1]}' has non-zero distortion D "
+                f"{[round(float(d), 6) for d in msg.d]}, but depth_rectified is true: the image is read with "
+                "P as if rectified; use a rectified (or aligned_depth_to_color) depth topic, or set "
+                "depth_rectified false to read it with K",
+            )
         with self._lock:
             self._camera_info_rejected += bool(error)
             self._intrinsics, self._info_error = intrinsics, error
@@ -251,6 +311,7 @@ class DepthStep(FrameStep):
         height, width = frame.image.shape[:2]
         try:
             depth = depth_image_from_msg(depth_msg)
+            self._check_registered((width, height), (depth.width, depth.height))
             persons3d = lift_persons(frame.persons, depth, intrinsics, (width, height), params.depth_config)
         except ValueError as exc:  # DepthConversionError, or sizes that do not fit together
             self._skip(
@@ -263,6 +324,24 @@ class DepthStep(FrameStep):
             self._markers.publish(persons3d_to_markers(persons3d, header, colour_by_id=params.tracking))
         self._counts["depth_paired"] += 1
         self._problem = ""
+
+    def _check_registered(self, colour: tuple[int, int], depth: tuple[int, int]) -> None:
+        """Warn once when colour and depth aspect ratios differ: such a depth image is not registered
+        to the colour image (not aligned_depth_to_color), and its 3D points would be stretched."""
+        colour_aspect, depth_aspect = colour[0] / colour[1], depth[0] / depth[1]
+        if abs(colour_aspect - depth_aspect) > ASPECT_TOLERANCE * colour_aspect:
+            self._warn_once(
+                "aspect",
+                f"colour image {colour[0]}x{colour[1]} and depth image {depth[0]}x{depth[1]} on "
+                f"'{self.input_topics[0]}' have different aspect ratios: the depth image is not registered "
+                "to the colour image, so 3D points are stretched; use an aligned depth topic "
+                "(e.g. /camera/aligned_depth_to_color/image_raw)",
+            )
+
+    def _warn_once(self, key: str, text: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            self._pipeline.node.get_logger().warning(text)
 
     def _skip(self, counter: str, text: str) -> None:
         self._counts[counter] += 1

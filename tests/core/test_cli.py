@@ -125,5 +125,16 @@ def test_bench_prints_one_json_object(tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["backend"] == "torch" and report["size"] == 64 and report["runs"] == 2
+    assert report["precision"] == "fp32"
     assert set(report["ms"]) == {"preprocess", "forward", "decode", "postprocess", "total"}
     assert report["ms"]["total"] >= report["ms"]["forward"] > 0
+
+
+def test_a_precision_the_backend_cannot_run_is_one_error_line(checkpoint, tmp_path):
+    cv2.imwrite(str(tmp_path / "img.png"), np.zeros((60, 80, 3), np.uint8))
+    result = _predict(checkpoint, "--backend", "torch", "--precision", "bf16", str(tmp_path / "img.png"))
+    assert result.returncode == 2
+    assert result.stderr == (
+        "centerpose predict: error: precision bf16 cannot run here (torch: backend torch runs fp32 only)\n"
+    )
+

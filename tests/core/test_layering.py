@@ -206,3 +206,19 @@ def test_ros_modules_import_only_what_their_kind_may(kind):
 def test_no_import_cycle_between_ros_modules():
     cycle = _find_cycle(_without_self_and_parents(ROS_GRAPH))
     assert cycle is None, "module import cycle: " + " -> ".join(cycle)
+
+
+def test_no_test_folder_shadows_a_module_the_code_imports():
+    # Folders of conftest.py files are on sys.path, so tests/export/tensorrt/ would make
+    # `import tensorrt` succeed (an empty namespace package) in every test. Stand-in packages
+    # with an __init__.py (message_filters_double/message_filters) are deliberate and opt-in.
+    imported = {
+        name.split(".")[0]
+        for modules in (MODULES, ROS_NODE_MODULES)
+        for module in modules
+        for name in _imports(module, modules)
+    }
+    assert "tensorrt" in imported  # the scan sees third-party imports
+    folders = (p for p in (REPO / "tests").rglob("*") if p.is_dir() and not (p / "__init__.py").exists())
+    clashes = sorted(str(path.relative_to(REPO)) for path in folders if path.name in imported)
+    assert not clashes, f"test folders named like imported modules: {clashes}"

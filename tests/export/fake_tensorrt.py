@@ -14,6 +14,13 @@ The fake ONNX parser makes one layer per ONNX node, named after the node as Tens
 a DeformConv node becomes a plugin layer (ModulatedDeformConv2d), integer-typed nodes give integer
 outputs. The fake builder drives a calibrator exactly as TensorRT documents: read the cache; when
 there is none, ask for batches until get_batch returns None, then write the cache.
+
+Every name comes from the recorded API surface of the real release (`tensorrt_surfaces`, the
+bindings' own `dir()` and enum values in ../shared/data/tensorrt_api): module-level names (`int64`
+only from 10.0), enums with their real values (`BuilderFlag`, `NetworkDefinitionCreationFlag`: on 11
+no EXPLICIT_BATCH and STRONGLY_TYPED = 0, `LayerType`), and each fake class keeps only the members
+its real class has (11's ILayer has no `precision` / `set_output_type`; setting a missing attribute
+raises AttributeError as on the pybind11 objects). `IBuilderConfig.flags` is an int bit mask.
 """
 
 from __future__ import annotations
@@ -24,8 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import onnx
-
-WEAK_FLAGS = ("FP16", "INT8", "BF16", "FP8", "OBEY_PRECISION_CONSTRAINTS", "PREFER_PRECISION_CONSTRAINTS")
+from tensorrt_surfaces import load_surface
 
 
 @dataclass
@@ -60,48 +66,45 @@ _ONNX_TO_TRT = {
 
 
 def make_fake_tensorrt(version: str, *, current_device=lambda: 0) -> tuple[types.ModuleType, Record]:
-    """A `tensorrt` module of `version` ('8.6.1', '10.0.1', '10.3.0', '11.0.0') and its record."""
+    """A `tensorrt` module of `version` ('8.6.1', '10.0.1', '10.3.0', '11.0.0', ...: the recorded
+    release it starts like) and its record."""
+    surface = load_surface(version)
     major, minor = (int(part) for part in version.split(".")[:2])
     strongly_typed_only = major >= 11
     record = Record()
     trt = types.ModuleType("tensorrt")
     trt.__version__ = version
-    trt.float32, trt.float16, trt.int32, trt.int64, trt.bool, trt.int8 = (
-        DataType.FLOAT,
-        DataType.HALF,
-        DataType.INT32,
-        DataType.INT64,
-        DataType.BOOL,
-        DataType.INT8,
-    )
+    dtypes = {
+        "float32": DataType.FLOAT,
+        "float16": DataType.HALF,
+        "int32": DataType.INT32,
+        "int64": DataType.INT64,
+        "bool": DataType.BOOL,
+        "int8": DataType.INT8,
+    }
+    for name, dtype in dtypes.items():
+        if name in surface.module:
+            setattr(trt, name, dtype)
 
-    flag_names = ["TF32", "REFIT", "DEBUG", "GPU_FALLBACK", "SPARSE_WEIGHTS"]
-    if not strongly_typed_only:
-        flag_names += list(WEAK_FLAGS)
-    trt.BuilderFlag = enum.Enum("BuilderFlag", flag_names)
-    creation = ["EXPLICIT_BATCH"]
-    if major >= 10:
-        creation.append("STRONGLY_TYPED")
-    trt.NetworkDefinitionCreationFlag = enum.IntEnum(
-        "NetworkDefinitionCreationFlag", {name: i for i, name in enumerate(creation)}
-    )
-    trt.MemoryPoolType = enum.Enum("MemoryPoolType", ["WORKSPACE"])
-    trt.LayerType = enum.Enum("LayerType", ["CONVOLUTION", "ELEMENTWISE", "PLUGIN_V2", "PLUGIN_V3", "CAST"])
+    for enum_name in ("BuilderFlag", "NetworkDefinitionCreationFlag", "MemoryPoolType", "LayerType"):
+        setattr(trt, enum_name, enum.IntEnum(enum_name, surface.enums[enum_name]))
 
-    class Logger:
+    class Logger(_Real):
         WARNING = "warning"
 
         def __init__(self, severity=None) -> None:
-            self.severity = severity
+            self._severity = severity
 
     trt.Logger = Logger
     trt.init_libnvinfer_plugins = lambda logger, namespace: True
 
-    class Tensor:
+    class Tensor(_Real):
         def __init__(self, name, shape, dtype) -> None:
             self.name, self.shape, self.dtype = name, shape, dtype
 
-    class Layer:
+    class Layer(_Real):
+        _state = ("output_types",)  # what the tests read back (set_output_type's record)
+
         def __init__(self, network, name, layer_type, outputs) -> None:
             self._network = network
             self.name = name
@@ -132,9 +135,12 @@ def make_fake_tensorrt(version: str, *, current_device=lambda: 0) -> tuple[types
                 raise RuntimeError("strongly typed network: setting layer output types is not allowed")
             self.output_types[index] = dtype
 
-    class Network:
+    class Network(_Real):
+        _state = ("strongly_typed", "layers", "inputs")
+
         def __init__(self, flags: int) -> None:
-            typed_bit = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if major >= 10 else 0
+            creation = trt.NetworkDefinitionCreationFlag
+            typed_bit = 1 << int(creation.STRONGLY_TYPED) if hasattr(creation, "STRONGLY_TYPED") else 0
             self.strongly_typed = strongly_typed_only or bool(flags & typed_bit)
             self.layers: list[Layer] = []
             self.inputs: list[Tensor] = []
@@ -149,10 +155,16 @@ def make_fake_tensorrt(version: str, *, current_device=lambda: 0) -> tuple[types
         def get_input(self, index):
             return self.inputs[index]
 
-    class OnnxParser:
+    class OnnxParser(_Real):
+        _state = ("network",)
+
         def __init__(self, network, logger) -> None:
             self.network = network
-            self.num_errors = 0
+            self._errors = 0
+
+        @property
+        def num_errors(self) -> int:
+            return self._errors
 
         def parse_from_file(self, path: str) -> bool:
             record.parsed.append(Path(path))
@@ -185,49 +197,52 @@ def make_fake_tensorrt(version: str, *, current_device=lambda: 0) -> tuple[types
 
     trt.OnnxParser = OnnxParser
 
-    class Profile:
+    class Profile(_Real):
+        _state = ("shapes",)
+
         def __init__(self) -> None:
             self.shapes = {}
 
         def set_shape(self, name, low, opt, high) -> None:
             self.shapes[name] = (tuple(low), tuple(opt), tuple(high))
 
-    class Config:
+    class Config(_Real):
+        _state = ("profiles", "calibration_profile", "memory")
+        flag_enum = trt.BuilderFlag  # for the tests: which bit is which flag
+
         def __init__(self) -> None:
-            self.flags = {trt.BuilderFlag.TF32}  # TensorRT's default
+            self.flags = 1 << int(trt.BuilderFlag.TF32)  # an int bit mask; TF32 on is TensorRT's default
             self.profiles = []
             self.calibration_profile = None
             self.memory = {}
-            if not strongly_typed_only:
+            if "int8_calibrator" in self._real_members:
                 self.int8_calibrator = None
 
         def set_memory_pool_limit(self, pool, size) -> None:
             self.memory[pool] = size
 
         def set_flag(self, flag) -> None:
-            self.flags.add(flag)
+            self.flags |= 1 << int(flag)
 
         def clear_flag(self, flag) -> None:
-            self.flags.discard(flag)
+            self.flags &= ~(1 << int(flag))
 
         def get_flag(self, flag) -> bool:
-            return flag in self.flags
+            return bool(self.flags & (1 << int(flag)))
 
         def add_optimization_profile(self, profile) -> int:
             self.profiles.append(profile)
             return len(self.profiles) - 1
 
-    if not strongly_typed_only:
-
         def set_calibration_profile(self, profile) -> bool:
             self.calibration_profile = profile
             return True
 
-        Config.set_calibration_profile = set_calibration_profile
+    class Builder(_Real):
+        _state = ("network",)
 
-    class Builder:
         def __init__(self, logger) -> None:
-            self.logger = logger
+            self._logger = logger
 
         def create_network(self, flags: int = 0):
             record.network_flags.append(flags)
@@ -245,7 +260,7 @@ def make_fake_tensorrt(version: str, *, current_device=lambda: 0) -> tuple[types
         def build_serialized_network(self, network, config):
             record.build_devices.append(current_device())
             calibrator = getattr(config, "int8_calibrator", None)
-            if calibrator is not None and trt.BuilderFlag.INT8 in config.flags:
+            if calibrator is not None and config.get_flag(trt.BuilderFlag.INT8):
                 _calibrate(calibrator, network)
             return memoryview(f"fake-engine trt{version} {len(network.layers)} layers".encode())
 
@@ -262,23 +277,61 @@ def make_fake_tensorrt(version: str, *, current_device=lambda: 0) -> tuple[types
 
     trt.Builder = Builder
 
-    class Runtime:
+    class Runtime(_Real):
         def __init__(self, logger) -> None:
-            self.logger = logger
+            self._logger = logger
 
         def deserialize_cuda_engine(self, data):
             raise EngineRunNeedsGPUError(bytes(data))
 
     trt.Runtime = Runtime
 
-    if not strongly_typed_only:
+    class IInt8EntropyCalibrator2(_Real):
+        def __init__(self) -> None:
+            pass
 
-        class IInt8EntropyCalibrator2:
-            def __init__(self) -> None:
-                pass
-
+    if "IInt8EntropyCalibrator2" in surface.module:
         trt.IInt8EntropyCalibrator2 = IInt8EntropyCalibrator2
+
+    real_names = {
+        Logger: "Logger",
+        Tensor: "ITensor",
+        Layer: "ILayer",
+        Network: "INetworkDefinition",
+        OnnxParser: "OnnxParser",
+        Profile: "IOptimizationProfile",
+        Config: "IBuilderConfig",
+        Builder: "Builder",
+        Runtime: "Runtime",
+        IInt8EntropyCalibrator2: "IInt8EntropyCalibrator2",
+    }
+    for fake, real in real_names.items():
+        _keep_real_members(fake, surface.classes.get(real, frozenset()))
+    trt._fake_classes = {real: fake for fake, real in real_names.items()}  # for the surface test
     return trt, record
+
+
+class _Real:
+    """Base of the fake classes: like a pybind11 object, only its real class's members can be set
+    (`_state` names the fake's own record attributes the tests read back); Python subclasses of
+    the bindings' classes take any attribute, as they do on the real module."""
+
+    _real_members: frozenset[str] = frozenset()
+    _state: tuple[str, ...] = ()
+
+    def __setattr__(self, name: str, value) -> None:
+        bound = "_real_members" in type(self).__dict__  # a Python subclass (a calibrator) has a __dict__
+        if bound and not name.startswith("_") and name not in self._real_members and name not in self._state:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        object.__setattr__(self, name, value)
+
+
+def _keep_real_members(cls: type, real_members: frozenset[str]) -> None:
+    """Drop the fake class's public members its real class lacks in this release."""
+    for name in list(vars(cls)):
+        if not name.startswith("_") and name not in real_members and name != "flag_enum":
+            delattr(cls, name)
+    cls._real_members = frozenset(real_members)
 
 
 class EngineRunNeedsGPUError(Exception):

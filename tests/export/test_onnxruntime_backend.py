@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import onnx
 import pytest
@@ -87,12 +89,13 @@ def test_from_file_reads_backend_and_input_size_from_the_file(native_onnx, real_
     assert_same_persons_as(reference, real_images[0], predictor.predict(real_images[0]))
 
 
-def test_auto_picks_onnxruntime_without_tensorrt(native_onnx):
+def test_auto_picks_onnxruntime_without_tensorrt_and_openvino(native_onnx, monkeypatch):
     pytest.importorskip("onnxruntime")
     if torch.cuda.is_available():
         pytest.skip("a GPU is present: auto may choose TensorRT")
+    monkeypatch.setitem(sys.modules, "openvino", None)  # as on a machine without OpenVINO
     backend = make_backend(native_onnx, backend="auto", input_size=SIZE)
-    assert backend.name == "onnxruntime"
+    assert (backend.name, backend.precision) == ("onnxruntime", "fp32")
 
 
 def _foreign_model(path, outputs):

@@ -98,14 +98,16 @@ def test_heads_match_torch_on_real_images(form, request, pose_model, real_images
 @pytest.mark.parametrize("flip", [False, True])
 def test_same_persons_as_torch(flip, native_onnx, pose_model, real_images):
     reference = Predictor(pose_model, input_size=SIZE, flip_test=flip)
-    candidate = Predictor(native_onnx, backend="openvino", input_size=SIZE, flip_test=flip)
+    candidate = Predictor(native_onnx, backend="openvino", input_size=SIZE, flip_test=flip, precision="fp32")
     for image in real_images[:3]:
         clear = clear_decisions(reference.head_maps([image]), limit=20)
         assert_same_persons(reference.predict(image), candidate.predict(image), clear, min_ranked=5)
 
 
 def test_checkpoint_goes_through_the_export_cache(checkpoint, native_onnx, onnx_cache):
-    predictor = Predictor(checkpoint, backend="openvino", input_size=SIZE, cache_dir=onnx_cache)
+    predictor = Predictor(
+        checkpoint, backend="openvino", input_size=SIZE, cache_dir=onnx_cache, precision="fp32"
+    )
     assert predictor.backend.path == native_onnx
 
 
@@ -126,7 +128,7 @@ def test_bf16_finds_the_fp32_leading_persons(native_onnx, pose_model, real_image
 def test_precision_choices_and_errors():
     assert "fp32" in cpu_precisions()
     assert resolve_precision("auto") == ("bf16" if "bf16" in cpu_precisions() else "fp32")
-    with pytest.raises(ValueError, match="openvino precision must be one of fp32, bf16, fp16, auto"):
+    with pytest.raises(ValueError, match="openvino precision must be one of fp32, bf16, fp16, int8, auto"):
         resolve_precision("int4")
     with pytest.raises(ValueError, match="runs on the CPU here"):
         Predictor("model.onnx", backend="openvino", device="cuda:0")
@@ -136,3 +138,30 @@ def test_cpu_precisions_is_empty_where_openvino_is_missing(monkeypatch):
     """The documented answer on a machine without OpenVINO, not the import error."""
     monkeypatch.setitem(sys.modules, "openvino", None)  # makes `import openvino` fail
     assert cpu_precisions() == ()
+
+
+def _openvino_capabilities() -> set[str]:
+    import openvino as ov
+
+    return set(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+
+
+def test_auto_precision_is_bf16_exactly_where_the_cpu_reports_bf16(native_onnx):
+    """precision 'auto' on the openvino backend, and backend 'auto' on a CPU: what OpenVINO's own
+    OPTIMIZATION_CAPABILITIES (read here directly) says the CPU runs natively."""
+    expected = "bf16" if "BF16" in _openvino_capabilities() else "fp32"
+    assert Predictor(native_onnx, backend="openvino", input_size=SIZE).describe() == f"openvino {expected}"
+    if not torch.cuda.is_available():
+        assert Predictor(native_onnx, backend="auto", input_size=SIZE).describe() == f"openvino {expected}"
+
+
+def test_a_precision_the_machine_cannot_run_is_one_clear_error(native_onnx):
+    from centerpose_core.runtime.precision import PrecisionError
+
+    with pytest.raises(PrecisionError, match="onnxruntime runs fp32 .* only"):
+        Predictor(native_onnx, backend="onnxruntime", input_size=SIZE, precision="bf16")
+    with pytest.raises(PrecisionError, match="needs an INT8 .*--quantize int8"):
+        Predictor(native_onnx, backend="openvino", input_size=SIZE, precision="int8")
+    if "FP16" not in _openvino_capabilities():
+        with pytest.raises(PrecisionError, match="this CPU has no native fp16 .*OpenVINO CPU capabilities"):
+            Predictor(native_onnx, backend="openvino", input_size=SIZE, precision="fp16")

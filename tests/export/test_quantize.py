@@ -117,7 +117,7 @@ def test_metadata_is_carried_with_the_quantization_settings(int8_onnx, native_on
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
 def test_int8_heads_and_leading_persons_stay_close_to_fp32(backend, int8_onnx, pose_model, real_images):
     reference = Predictor(pose_model, input_size=SIZE)
-    candidate = Predictor(int8_onnx, backend=backend, input_size=SIZE)
+    candidate = Predictor(int8_onnx, backend=backend, input_size=SIZE, precision="int8")
     expected, got = reference.head_maps(real_images), candidate.head_maps(real_images)
     for name, value in expected.items():
         rms = float((got[name] - value).pow(2).mean().sqrt() / value.std())
@@ -144,7 +144,11 @@ def test_decomposed_form_keeps_its_sampling_subgraph_fp32(decomposed_onnx, calib
     quantized_inputs = {n.input[0] for n in model.graph.node if n.op_type == "QuantizeLinear"}
     assert not inside & quantized_inputs
     assert (
-        len(Predictor(out, backend="onnxruntime", input_size=SIZE).predict(real_image(calibration_folder)))
+        len(
+            Predictor(out, backend="onnxruntime", input_size=SIZE, precision="int8").predict(
+                real_image(calibration_folder)
+            )
+        )
         == 100
     )
 
@@ -222,9 +226,39 @@ def test_cli_writes_the_fp32_and_a_symmetric_int8_file(
     assert json.loads(read_metadata(summary["int8_onnx"])["quantization"])["activations"] == "int8 symmetric"
     image = real_image(calibration_folder)
     reference = Predictor(pose_model, input_size=64, fit_aspect=True)
-    candidate = Predictor(summary["int8_onnx"], backend="onnxruntime", input_size=64, fit_aspect=True)
+    candidate = Predictor(
+        summary["int8_onnx"], backend="onnxruntime", input_size=64, fit_aspect=True, precision="int8"
+    )
     expected, got = reference.head_maps([image]), candidate.head_maps([image])
     for name, value in expected.items():
         rms = float((got[name] - value).pow(2).mean().sqrt() / value.std())
         assert rms <= MAX_RELATIVE_RMS, f"symmetric {name}: RMS error {rms:.3f} of the head's spread"
     assert len(candidate.predict(image)) == 100
+
+
+def test_auto_runs_an_int8_file_only_with_a_passing_recorded_check(int8_onnx, tmp_path):
+    """No check: 'auto' refuses and says how to run it anyway; a failing check names its failure;
+    a passing one (recorded in the file's metadata, read back) makes 'auto' run it as int8."""
+    import shutil
+
+    from centerpose_core.export.accuracy_check import AccuracyCheck, read_accuracy_check, write_accuracy_check
+    from centerpose_core.runtime.precision import PrecisionError, inspect_model_file
+
+    copy = tmp_path / "checked.int8.onnx"
+    shutil.copy(int8_onnx, copy)
+    info = inspect_model_file(copy)
+    assert info.int8 and not info.symmetric and info.accuracy_check is None  # default file: uint8 activations
+    with pytest.raises(PrecisionError, match="carries no accuracy check.*precision 'int8'"):
+        Predictor(copy, backend="auto", input_size=SIZE)
+    failing = AccuracyCheck("0" * 64, "heldout", 125, 0.477, 0.140, (0.29, 0.38), 18.6, "onnxruntime")
+    write_accuracy_check(copy, failing)
+    assert read_accuracy_check(copy) == failing
+    with pytest.raises(PrecisionError, match="125 persons.*33.7 points below fp32.*18.60 px"):
+        Predictor(copy, backend="onnxruntime", input_size=SIZE)
+    passing = AccuracyCheck("0" * 64, "heldout", 600, 0.477, 0.470, (-0.003, 0.017), 0.4, "openvino")
+    write_accuracy_check(copy, passing)  # replaces the failing record
+    assert read_accuracy_check(copy) == passing
+    assert Predictor(copy, backend="onnxruntime", input_size=SIZE).describe() == "onnxruntime int8"
+    # everything else in the file is untouched
+    original = onnx.load(str(int8_onnx))
+    assert [n.name for n in onnx.load(str(copy)).graph.node] == [n.name for n in original.graph.node]

@@ -118,3 +118,20 @@ def test_region_depth_is_the_median_of_a_clipped_rectangle() -> None:
     assert region_depth(_ramp(), (1.0, 1.0), (5.0, 3.0), 0.1, 10.0) == pytest.approx(1.0115, abs=1e-12)
     assert math.isnan(region_depth(_ramp(), (-1.0, 1.0), (5.0, 3.0), 0.1, 10.0))
     assert math.isnan(region_depth(_ramp(), (NAN, 1.0), (5.0, 3.0), 0.1, 10.0))
+
+
+def test_non_finite_depth_is_never_valid_even_without_an_upper_range() -> None:
+    """max_range inf (no upper limit) must not make +Inf valid (issue 17, item 4)."""
+    raw = np.array([[math.inf, -math.inf, NAN, 3.0]], dtype=np.float32)
+    metres = decode_depth(raw, "32FC1", min_range=0.0, max_range=math.inf)
+    np.testing.assert_array_equal(metres, np.array([[NAN, NAN, NAN, 3.0]], dtype=np.float32))
+    depth = DepthImage.from_array(np.full((3, 3), math.inf, np.float32), "32FC1")
+    assert np.isnan(window_depths(depth, np.array([1.0]), np.array([1.0]), 3, 0.0, math.inf)).all()
+    assert math.isnan(region_depth(depth, (1.0, 1.0), (3.0, 3.0), 0.0, math.inf))
+
+
+def test_16uc1_saturated_65535_is_invalid_whatever_the_range() -> None:
+    """65535 mm is the encoding's saturated value (16UC1's +Inf), not 65.535 m."""
+    raw = np.array([[65535, 65534, 0]], dtype=np.uint16)
+    metres = decode_depth(raw, "16UC1", min_range=0.0, max_range=math.inf)
+    np.testing.assert_array_equal(metres, np.array([[NAN, 65.534, NAN]], dtype=np.float32))

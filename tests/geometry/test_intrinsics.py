@@ -86,3 +86,25 @@ def test_each_axis_scales_by_its_own_ratio() -> None:
     # colour 100x50 -> depth 200x200: x doubles, y quadruples (edges at -0.5 stay put)
     mapped = colour_to_depth_pixels(np.array([10.0, 10.0]), (100, 50), (200, 200))
     np.testing.assert_allclose(mapped, [(10.5 * 2) - 0.5, (10.5 * 4) - 0.5])
+
+
+def test_from_p_reads_the_rectified_camera_matrix_of_p() -> None:
+    """fx' = P[0], fy' = P[5], cx' = P[2], cy' = P[6] (image_geometry's PinholeCameraModel); Tx is no
+    part of a camera's own rays."""
+    p = [610.0, 0.0, 318.0, -33.5, 0.0, 612.0, 242.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    assert PinholeIntrinsics.from_p(p, 640, 480) == PinholeIntrinsics(610.0, 612.0, 318.0, 242.0, 640, 480)
+
+
+@pytest.mark.parametrize(
+    ("p", "message"),
+    [
+        ([0.0] * 12, "P is all zeros"),
+        ([600.0, 0.0, 320.0, 0.0, 0.0, 600.0, 240.0, 0.0, 0.0, 0.0, 1.0], "12 elements"),
+        ([600.0, 1.0, 320.0, 0.0, 0.0, 600.0, 240.0, 0.0, 0.0, 0.0, 1.0, 0.0], "zero-skew projection"),
+        ([600.0, 0.0, 320.0, 0.0, 0.0, -600.0, 240.0, 0.0, 0.0, 0.0, 1.0, 0.0], "focal lengths"),
+        ([600.0, 0.0, 320.0, 0.0, 0.0, 600.0, 240.0, 0.0, 0.0, 0.0, 1.0, 5.0], "zero-skew projection"),
+    ],
+)
+def test_bad_p_is_a_clear_error(p: list[float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        PinholeIntrinsics.from_p(p, 640, 480)

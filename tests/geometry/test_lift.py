@@ -274,3 +274,13 @@ def test_array_shapes_are_checked() -> None:
 def test_bad_config_is_a_clear_error(fields: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         DepthLiftConfig(**fields)
+
+
+def test_infinite_depth_never_places_a_person_at_infinity() -> None:
+    """A +Inf (32FC1) or 65535 (16UC1) depth plane with max_range inf gives NaN, not (inf, inf, inf)
+    (issue 17, item 4)."""
+    inf_plane = DepthImage.from_array(np.full((H, W), math.inf, np.float32), "32FC1")
+    for depth in (inf_plane, _mm(_plane(65535))):
+        position, kps = _lift(_person(), depth, max_range=math.inf)
+        assert np.isnan(position).all() and np.isnan(kps[:, :3]).all()
+        np.testing.assert_array_equal(kps[:, 3], 0.0)

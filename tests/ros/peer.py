@@ -64,7 +64,7 @@ def _qos(reliability: str, depth: int, durability: str = "volatile") -> QoSProfi
 
 def make_message(entry: dict[str, Any], stamp_now: bool) -> Any:
     """A plan entry -> Image ("raw", "depth"), CompressedImage or CameraInfo ("camera_info": `k`,
-    `width`, `height`). `data` is bytes; copied once via array.frombytes."""
+    `width`, `height`, optional `p` and `d`). `data` is bytes; copied once via array.frombytes."""
     kind = entry["type"]
     msg = {"compressed": CompressedImage, "camera_info": CameraInfo}.get(kind, Image)()
     if stamp_now or "stamp" not in entry:
@@ -76,8 +76,9 @@ def make_message(entry: dict[str, Any], stamp_now: bool) -> Any:
     if kind == "camera_info":
         msg.width, msg.height = entry["width"], entry["height"]
         msg.k = [float(v) for v in entry["k"]]
+        msg.p = [float(v) for v in entry.get("p", [0.0] * 12)]  # all zero unless the entry gives P
         msg.distortion_model = "plumb_bob"
-        msg.d = [0.0] * 5
+        msg.d = [float(v) for v in entry.get("d", [0.0] * 5)]
         return msg
     data = array.array("B")
     data.frombytes(entry["data"])

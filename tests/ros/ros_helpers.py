@@ -360,7 +360,8 @@ def depth_entry(values: np.ndarray, frame_id: str, stamp: tuple[int, int], **ext
 def camera_info_entry(
     k: list[float], width: int, height: int, frame_id: str, stamp: tuple[int, int], **extra: Any
 ) -> dict[str, Any]:
-    """A plan entry for a sensor_msgs/CameraInfo with row-major K (distortion: none)."""
+    """A plan entry for a sensor_msgs/CameraInfo with row-major K (distortion: none, P all zero;
+    `extra` may give `p` (12 numbers) and `d`)."""
     return dict(
         type="camera_info", k=list(k), width=width, height=height, frame_id=frame_id, stamp=stamp, **extra
     )

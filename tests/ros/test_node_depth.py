@@ -16,6 +16,7 @@ real message_filters is not on PyPI; see that package's docstring).
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections.abc import Iterator
@@ -157,7 +158,12 @@ def info(k: tuple[float, ...] = K_FULL, size: tuple[int, int] = (W, H), matrix: 
 
 def start_rig(tmp: Path, checkpoint: Path, depth_sync: str, env: dict[str, str] | None = None) -> Rig:
     session = RosSession(tmp)
-    session.env.update(env or {})
+    env = dict(env or {})
+    if "PYTHONPATH" in env:  # in front of the code under test, not instead of it
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (env["PYTHONPATH"], session.env.get("PYTHONPATH")) if p
+        )
+    session.env.update(env)
     node = session.start_node(
         checkpoint,
         input_size=TEST_INPUT_SIZE,
@@ -209,14 +215,18 @@ def rig(tmp_path_factory: pytest.TempPathFactory, random_checkpoint: Path) -> It
         stop_rig(rig)
 
 
-@pytest.fixture(scope="module")
-def mf_rig(tmp_path_factory: pytest.TempPathFactory, random_checkpoint: Path) -> Iterator[Rig]:
-    """The message_filters-pairing node (message_filters from the test double)."""
+@pytest.fixture(scope="module", params=["kwargs", "explicit"])
+def mf_rig(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, random_checkpoint: Path
+) -> Iterator[Rig]:
+    """The message_filters-pairing node (message_filters from the test double), against a release
+    whose Subscriber passes keywords on to create_subscription and one whose Subscriber does not
+    (late 2025): the node's depth path must not depend on it (issue 17, item 2)."""
     rig = start_rig(
         tmp_path_factory.mktemp("ros_depth_mf"),
         random_checkpoint,
         "message_filters",
-        env={"PYTHONPATH": str(MESSAGE_FILTERS_DOUBLE)},
+        env={"PYTHONPATH": str(MESSAGE_FILTERS_DOUBLE), "MESSAGE_FILTERS_DOUBLE_SUBSCRIBER": request.param},
     )
     try:
         yield rig
@@ -284,11 +294,15 @@ def test_plane_depth_gives_hand_computed_3d_with_the_2d_ids(rig: Rig) -> None:
     assert {m["type"] for m in drawn} == {7, 5, 2}, "joints SPHERE_LIST, skeleton LINE_LIST, position SPHERE"
 
 
-@pytest.mark.parametrize("kind", ["builtin", "message_filters"])
-def test_each_colour_frame_gets_the_depth_frame_of_nearest_stamp(
-    request: pytest.FixtureRequest, kind: str
-) -> None:
-    rig: Rig = request.getfixturevalue("rig" if kind == "builtin" else "mf_rig")
+def test_each_colour_frame_gets_the_depth_frame_of_nearest_stamp(rig: Rig) -> None:
+    assert_nearest_stamp_pairing(rig)
+
+
+def test_message_filters_pairing_gives_the_depth_frame_of_nearest_stamp_too(mf_rig: Rig) -> None:
+    assert_nearest_stamp_pairing(mf_rig)
+
+
+def assert_nearest_stamp_pairing(rig: Rig) -> None:
     t1, t2, t3 = (rig.stamp_s + 1.0 + i for i in range(3))  # 1 s apart: the history never mixes them
     rig.stamp_s = t3 + 1.0
     before = latest_diagnostics(rig.records, after=time.time())
@@ -362,3 +376,57 @@ def test_bad_depth_input_never_kills_the_node(rig: Rig) -> None:
         assert int(after[counter]) - int(before[counter]) == expected, counter
     assert int(after["depth_camera_info_rejected"]) - int(before["depth_camera_info_rejected"]) == 1
     assert rig.node.popen.poll() is None and "Traceback" not in log
+
+
+def test_rectified_depth_is_read_with_p_and_doubtful_inputs_are_warned_once(rig: Rig) -> None:
+    """depth_rectified (default true): camera_info's P, not K, back-projects the depth image, as
+    image_geometry does; a non-zero D on it, and a depth image whose aspect ratio differs from the
+    colour image's, each give one warning however often they recur (issue 17, item 3)."""
+    rig.stamp_s += 5.0
+    p_full = (280.0, 290.0, 150.0, 115.0)  # fx', fy', cx', cy' of the rectified image (K stays K_FULL)
+    fx, fy, cx, cy = p_full
+    rectified = info(K_FULL)
+    rectified.update(
+        p=[fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0], d=[0.1, -0.05, 0.0, 0.0, 0.0]
+    )
+    stamps = [rig.next_stamp(), rig.next_stamp()]
+    plan = [rectified]
+    for stamp in stamps:
+        plan += [depth_entry(plane(2.0), DEPTH_FRAME, stamp), colour(stamp), dict(rectified)]
+    square = (H, H)  # 240x240 depth for the 320x240 colour image: not registered to it
+    square_stamps = [rig.next_stamp(), rig.next_stamp()]
+    plan.append(info((300.0, 300.0, 119.5, 119.5), square))
+    for stamp in square_stamps:
+        plan += [depth_entry(plane(2.0, *square), DEPTH_FRAME, stamp), colour(stamp)]
+    plan.append(info())
+    rig.session.publish(plan, "--lockstep")
+
+    found_2d, found_3d = rig.by_stamp("detections", stamps), rig.by_stamp("detections_3d", stamps)
+    for stamp in stamps:
+        assert_lifted(found_2d[stamp], found_3d[stamp], 2.0, p_full)
+    assert len(rig.by_stamp("detections_3d", square_stamps)) == 2, "a stretched depth image still gives 3D"
+    log = rig.node.log()
+    assert log.count("has non-zero distortion D") == 1, log[-3000:]
+    assert log.count("have different aspect ratios") == 1, log[-3000:]
+    assert "colour image 320x240 and depth image 240x240" in log
+
+
+def test_auto_falls_back_to_the_builtin_pairing_when_message_filters_fails(
+    tmp_path: Path, random_checkpoint: Path
+) -> None:
+    """depth_sync auto with a message_filters whose Cache cannot be used: the node starts with the
+    builtin pairing, says why once, and gives 3D output (issue 17, item 2)."""
+    env = {"PYTHONPATH": str(MESSAGE_FILTERS_DOUBLE), "MESSAGE_FILTERS_DOUBLE_BROKEN": "cache"}
+    rig = start_rig(tmp_path, random_checkpoint, "auto", env=env)
+    try:
+        stamp = rig.next_stamp()
+        rig.session.publish(
+            [info(), depth_entry(plane(2.0), DEPTH_FRAME, stamp), colour(stamp)], "--lockstep"
+        )
+        found_2d, found_3d = rig.by_stamp("detections", [stamp]), rig.by_stamp("detections_3d", [stamp])
+        assert_lifted(found_2d[stamp], found_3d[stamp], 2.0, K_FULL)
+        log = rig.node.log()
+        assert "depth pairing by builtin nearest-stamp buffer" in log
+        assert log.count("message_filters failed (TypeError") == 1, log[-3000:]
+    finally:
+        stop_rig(rig)

@@ -166,6 +166,12 @@ def test_encodings_and_row_padding_give_identical_detections(
         assert untracked(records[f"enc_{name}"]) == untracked(records["enc_bgr8"]), name
 
 
+def test_ready_line_and_diagnostics_name_the_backend_and_precision_running(pipeline: Pipeline) -> None:
+    assert re.search(r"ready: \S+ on torch/fp32/cpu at ", pipeline.node.log()), pipeline.node.log()[-2000:]
+    values = latest_diagnostics(pipeline.records, after=time.time())
+    assert (values["backend"], values["precision"], values["device"]) == ("torch", "fp32", "cpu")
+
+
 def test_bad_frames_are_skipped_with_warnings(pipeline: Pipeline) -> None:
     good = np.full((120, 160, 3), 127, np.uint8)
     before = latest_diagnostics(pipeline.records, after=time.time())

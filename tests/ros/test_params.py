@@ -39,6 +39,7 @@ def test_integral_floats_accepted_for_integer_parameters() -> None:
         ("max_persons", 0, ">= 1"),
         ("input_size", 500, "multiple of 32"),
         ("backend", "cuda", "auto, tensorrt, onnxruntime, torch"),
+        ("precision", "int4", "auto, fp32, bf16, fp16, int8"),
         ("image_reliability", "sensor_data", "reliable, best_effort"),
         ("flip_test", 1, "true or false"),
         ("score_threshold", True, "must be a number"),
@@ -69,6 +70,7 @@ def test_structural_parameters_are_read_only_and_thresholds_dynamic() -> None:
     assert read_only == {
         "model_path",
         "backend",
+        "precision",
         "device",
         "input_size",
         "fit_aspect",
@@ -77,6 +79,7 @@ def test_structural_parameters_are_read_only_and_thresholds_dynamic() -> None:
         "use_compressed",
         "use_depth",
         "depth_sync",
+        "depth_rectified",
     }
 
 

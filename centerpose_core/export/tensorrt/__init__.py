@@ -33,7 +33,7 @@ _PUBLIC = {
         "require_cuda",
     ),
     "cache": ("EngineKey", "StaleEngineError", "check_engine_key", "read_engine", "write_engine"),
-    "versions": ("UnsupportedTensorRTError", "dcn_form_for", "has_int8_calibrator"),
+    "versions": ("UnsupportedTensorRTError", "dcn_form_for", "has_int8_calibrator", "parse_version"),
     "compat": ("CompatReport", "check_tensorrt_compat"),
     "calibrator": ("list_calibration_images",),
 }

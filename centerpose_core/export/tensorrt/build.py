@@ -22,7 +22,6 @@ from types import ModuleType
 
 from centerpose_core.errors import MissingDependencyError, UserError, import_optional
 from centerpose_core.export.decomposed_dcn import FP32_NODE_PREFIX
-from centerpose_core.export.onnx_export import file_sha256
 from centerpose_core.export.options import BuildOptions
 from centerpose_core.export.tensorrt.cache import EngineCache, EngineKey
 from centerpose_core.export.tensorrt.versions import (
@@ -98,6 +97,8 @@ def gpu_identity(device: str = "cuda") -> tuple[str, str]:
 def engine_key(
     onnx_path: str | Path, options: BuildOptions, input_size: int, tensorrt_version: str, gpu: tuple[str, str]
 ) -> EngineKey:
+    from centerpose_core.export.onnx_export import file_sha256  # imports onnx: not needed to run an engine
+
     calibration = ""
     if options.precision == "int8":
         calibration = _calibration_fingerprint(onnx_path, options, input_size)
@@ -261,6 +262,7 @@ def _require_tensorrt_qdq(onnx_path: Path, quantized: bool) -> None:
 
 def _attach_calibrator(trt, builder, config, input_tensor, onnx_path, options, input_size, device) -> None:
     """Implicit quantization (8.5-10.x): IInt8EntropyCalibrator2 over the images or a keyed table."""
+    from centerpose_core.export.onnx_export import file_sha256
     from centerpose_core.export.tensorrt.calibrator import (
         CalibrationBatches,
         CalibrationCacheFile,

@@ -20,6 +20,7 @@ from centerpose_ros.conversions.depth import (  # noqa: E402
     DepthConversionError,
     depth_image_from_msg,
     depth_image_to_msg,
+    has_distortion,
     intrinsics_from_camera_info,
     intrinsics_to_camera_info,
 )
@@ -113,3 +114,39 @@ def test_camera_info_with_binning_or_roi_is_rejected() -> None:
     full = _camera_info(k)
     full.roi.width, full.roi.height = 640, 480
     assert intrinsics_from_camera_info(full).width == 640
+
+
+def test_infinite_and_saturated_pixels_of_a_message_never_get_a_depth() -> None:
+    """+Inf / NaN (32FC1) and 65535 (16UC1) read from a message stay invalid with depth_max_range inf
+    (issue 17, item 4): a person must never end at (inf, inf, inf)."""
+    from centerpose_core.geometry import window_depths
+
+    header = Header(frame_id="depth_optical")
+    floats = np.array([[math.inf, math.nan], [math.inf, math.inf]], np.float32)
+    millimetres = np.full((2, 2), 65535, np.uint16)
+    for values, encoding in ((floats, "32FC1"), (millimetres, "16UC1")):
+        depth = depth_image_from_msg(depth_image_to_msg(values, encoding, header))
+        assert np.isnan(depth.metres(0.0, math.inf)).all()
+        assert np.isnan(window_depths(depth, np.array([0.0]), np.array([0.0]), 3, 0.0, math.inf)).all()
+
+
+def test_a_rectified_image_is_read_with_p_and_an_unrectified_one_with_k() -> None:
+    """image_geometry reads a rectified image with P's fx', fy', cx', cy' (issue 17, item 3)."""
+    msg = _camera_info([615.5, 0.0, 320.25, 0.0, 616.0, 240.75, 0.0, 0.0, 1.0])
+    msg.p = [600.0, 0.0, 318.0, 0.0, 0.0, 601.0, 239.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    assert intrinsics_from_camera_info(msg) == PinholeIntrinsics(600.0, 601.0, 318.0, 239.0, 640, 480)
+    assert intrinsics_from_camera_info(msg, rectified=True) == intrinsics_from_camera_info(msg)
+    assert intrinsics_from_camera_info(msg, rectified=False) == PinholeIntrinsics(
+        615.5, 616.0, 320.25, 240.75, 640, 480
+    )
+    msg.p = [0.0] * 12  # a driver without P: K is all there is
+    assert intrinsics_from_camera_info(msg) == PinholeIntrinsics(615.5, 616.0, 320.25, 240.75, 640, 480)
+
+
+def test_distortion_is_any_non_zero_coefficient() -> None:
+    msg = _camera_info([600.0, 0.0, 320.0, 0.0, 600.0, 240.0, 0.0, 0.0, 1.0])
+    assert not has_distortion(msg)
+    msg.d = [0.0] * 5
+    assert not has_distortion(msg)
+    msg.d = [0.0, 0.0, 0.0, 0.0, 1e-4]
+    assert has_distortion(msg)

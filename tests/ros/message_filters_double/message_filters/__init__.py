@@ -1,24 +1,38 @@
-"""TEST DOUBLE of ROS 2 `message_filters` (Subscriber, Cache): only for tests/ros/test_node_depth.py.
+"""TEST DOUBLE of ROS 2 `message_filters` (SimpleFilter, Subscriber, Cache): only for the ROS tests.
 
 The real package is part of every ROS 2 install (ros-<distro>-message-filters) but is not on PyPI,
 so the test environment cannot install it. The node's message_filters path is run against this
-stand-in, which keeps the public behaviour of ros2/message_filters' Python API that the node relies
-on: `Subscriber(node, msg_type, topic, **kwargs)` creates the subscription with
-`node.create_subscription(msg_type, topic, callback, **kwargs)` (qos_profile defaults to 10) and
-exposes it as `.sub`; `Cache(input_filter, cache_size)` keeps the newest `cache_size` messages with
-their header stamps as rclpy `Time.from_msg` (ROS clock), signals each added message to its own
-callbacks, and `getInterval(from_stamp, to_stamp)` returns the messages with
-from_stamp <= stamp <= to_stamp (rclpy Time comparisons, which refuse Times of different clocks),
-asserting from_stamp <= to_stamp. Tests put this folder on PYTHONPATH only when they mean to.
+stand-in, which keeps the public behaviour of ros2/message_filters' Python API:
+`SimpleFilter` (registerCallback / signalMessage), and `Cache(input_filter, cache_size)`, which keeps
+the newest `cache_size` messages with their header stamps as rclpy `Time.from_msg` (ROS clock),
+signals each added message to its own callbacks, and whose `getInterval(from_stamp, to_stamp)`
+returns the messages with from_stamp <= stamp <= to_stamp (rclpy Time comparisons, which refuse
+Times of different clocks), asserting from_stamp <= to_stamp.
+
+`Subscriber` has the signature of the release named by $MESSAGE_FILTERS_DOUBLE_SUBSCRIBER (the
+releases differ, see ros2/message_filters PRs #226, #247, #251):
+  * `kwargs` (default; up to Nov 2025): `Subscriber(*args, **kwargs)`, args = node, msg_type, topic;
+    every keyword goes to `node.create_subscription` (qos_profile defaults to 10).
+  * `explicit` (#226, Dec 2025 - Jan 2026): `Subscriber(node, msg_type, topic, qos_profile=...)` and
+    nothing else: `event_callbacks=` is a TypeError.
+  * `explicit_kwargs` (#247, the Feb 2026 releases kilted 7.1.6, jazzy 4.11.11, humble 4.3.13): as
+    `explicit`, plus `**kwargs` passed on to `node.create_subscription`.
+$MESSAGE_FILTERS_DOUBLE_BROKEN=cache makes `Cache()` raise, standing in for a release whose Cache
+cannot be used (the node's `depth_sync: auto` must then fall back). Tests put this folder on
+PYTHONPATH only when they mean to.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from rclpy.qos import QoSProfile
 from rclpy.time import Time
 
 IS_TEST_DOUBLE = True
+SUBSCRIBER_SIGNATURES = ("kwargs", "explicit", "explicit_kwargs")
+DEFAULT_QOS = QoSProfile(depth=10)  # the explicit signatures' default
 
 
 class SimpleFilter:
@@ -35,7 +49,7 @@ class SimpleFilter:
             callback(*(msg + args))
 
 
-class Subscriber(SimpleFilter):
+class _KwargsSubscriber(SimpleFilter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
         self.node, self.topic = args[0], args[2]
@@ -46,8 +60,40 @@ class Subscriber(SimpleFilter):
         self.signalMessage(msg)
 
 
+class _ExplicitSubscriber(SimpleFilter):
+    def __init__(self, node: Any, msg_type: Any, topic: str, qos_profile: Any = DEFAULT_QOS) -> None:
+        super().__init__()
+        self.node, self.topic = node, topic
+        self.sub = node.create_subscription(msg_type, topic, self.callback, qos_profile)
+
+    def callback(self, msg: Any) -> None:
+        self.signalMessage(msg)
+
+
+class _ExplicitKwargsSubscriber(SimpleFilter):
+    def __init__(
+        self, node: Any, msg_type: Any, topic: str, qos_profile: Any = DEFAULT_QOS, **kwargs: Any
+    ) -> None:
+        super().__init__()
+        self.node, self.topic = node, topic
+        self.sub = node.create_subscription(msg_type, topic, self.callback, qos_profile, **kwargs)
+
+    def callback(self, msg: Any) -> None:
+        self.signalMessage(msg)
+
+
+_SIGNATURE = os.environ.get("MESSAGE_FILTERS_DOUBLE_SUBSCRIBER", "kwargs")
+Subscriber = {
+    "kwargs": _KwargsSubscriber,
+    "explicit": _ExplicitSubscriber,
+    "explicit_kwargs": _ExplicitKwargsSubscriber,
+}[_SIGNATURE]
+
+
 class Cache(SimpleFilter):
     def __init__(self, input_filter: SimpleFilter, cache_size: int = 1) -> None:
+        if os.environ.get("MESSAGE_FILTERS_DOUBLE_BROKEN") == "cache":
+            raise TypeError("Cache.__init__() got an unexpected signature (test double: broken Cache)")
         super().__init__()
         self.cache_size = cache_size
         self.cache_msgs: list[Any] = []
