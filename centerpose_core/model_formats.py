@@ -87,6 +87,10 @@ BACKENDS: tuple[BackendSpec, ...] = (
 )
 AUTO = "auto"  # chosen at load time from what is installed (runtime.backends.resolve_auto_backend)
 BACKEND_NAMES: tuple[str, ...] = (AUTO, *(spec.name for spec in BACKENDS))
+# precisions a Predictor can be asked for (runtime/precision.py decides what "auto" means); here,
+# not there, so that argument parsers list them without importing the runtime (and torch)
+AUTO_PRECISION = "auto"
+PRECISIONS: tuple[str, ...] = (AUTO_PRECISION, "fp32", "bf16", "fp16", "int8")
 
 
 def model_format(model: object) -> str:

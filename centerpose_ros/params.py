@@ -22,7 +22,7 @@ from typing import Any
 
 from centerpose_core.geometry import DepthLiftConfig
 from centerpose_core.model_formats import BACKEND_NAMES as BACKENDS
-from centerpose_core.runtime.precision import PRECISIONS
+from centerpose_core.model_formats import PRECISIONS
 from centerpose_core.tracking import TrackerConfig
 
 RELIABILITIES = ("reliable", "best_effort")

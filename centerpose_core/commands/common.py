@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from centerpose_core.constants import DEFAULT_INPUT_SIZE
-from centerpose_core.model_formats import BACKEND_NAMES
-from centerpose_core.runtime.precision import PRECISIONS
+from centerpose_core.model_formats import BACKEND_NAMES, PRECISIONS
 
 if TYPE_CHECKING:
     from centerpose_core.runtime import Predictor

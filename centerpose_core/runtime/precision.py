@@ -25,17 +25,17 @@ from pathlib import Path
 from centerpose_core.export.accuracy_check import AccuracyCheck
 from centerpose_core.model_formats import (
     AUTO,
+    AUTO_PRECISION,
     CHECKPOINT,
     MODULE,
     ONNX,
+    PRECISIONS,
     TENSORRT_ENGINE,
     TORCH2TRT_MODULE,
     backend_spec,
     model_format,
 )
 
-AUTO_PRECISION = "auto"
-PRECISIONS: tuple[str, ...] = (AUTO_PRECISION, "fp32", "bf16", "fp16", "int8")
 OPTIONAL_RUNTIMES = ("onnxruntime", "openvino", "tensorrt", "torch2trt")
 FP16_CAPABILITY = (5, 3)  # TensorRT's native FP16
 INT8_CAPABILITY = (6, 1)  # TensorRT's INT8 (DP4A and later)
