@@ -127,9 +127,9 @@ def test_bad_settings(model):
 
 def test_unknown_backend_options_are_named_with_the_valid_ones(model, tmp_path):
     with pytest.raises(
-        TypeError, match=r"backend 'torch' has no option 'num_thread', 'precision'; it takes no"
+        TypeError, match=r"backend 'torch' has no option 'num_thread', 'dtype'; it takes no"
     ):
-        Predictor(model, num_thread=3, precision="int8")
+        Predictor(model, num_thread=3, dtype="int8")  # precision= is the Predictor's own option
     # Refused before the file is even opened: the options belong to the backend, not to the model.
     with pytest.raises(
         TypeError,
