@@ -150,6 +150,7 @@ class PosePipeline:
         if self.params.use_compressed:
             self._subscriptions.append(self._subscribe(CompressedImage, COMPRESSED_TOPIC, compressed=True))
         self._input_since = time.monotonic()
+        self.stats.input_started(self._input_since)
 
     def stop_input(self, timeout: float = 30.0) -> bool:
         """Unsubscribe, drop the frame waiting in the mailbox and wait for the one in flight to be
@@ -257,7 +258,7 @@ class PosePipeline:
         for step in self.steps:
             step.frame_received(msg)
         previous, self._last_put = self._last_put, msg
-        if self._slot.put(Frame(msg, compressed, now)):  # replaced `previous`, still waiting
+        if self._slot.put(Frame(msg, compressed, now, time.time())):  # replaced `previous`, still waiting
             self.stats.frame_dropped()
             for step in self.steps:
                 step.frame_dropped(previous)
@@ -315,6 +316,9 @@ class PosePipeline:
             "latency_p95_ms": _fmt(snap.latency_p95_ms),
             "inference_p50_ms": _fmt(snap.inference_p50_ms),
             "inference_p95_ms": _fmt(snap.inference_p95_ms),
+            "latency_first_minute_p50_ms": _fmt(snap.latency_first_window_p50_ms),
+            "latency_last_minute_p50_ms": _fmt(snap.latency_last_window_p50_ms),
+            "latency_trend_percent": _fmt(snap.latency_trend_percent),
             "annotated_images_published": str(snap.annotated),
             "marker_arrays_published": str(snap.markers),
         }
@@ -352,11 +356,15 @@ class PosePipeline:
 
     def _process(self, frame: Frame) -> None:
         params, predictor = self.params, self.predictor
-        if self._log.is_enabled_for(LoggingSeverity.DEBUG):
+        taken = time.monotonic()
+        debug = self._log.is_enabled_for(LoggingSeverity.DEBUG)
+        if debug:
             stamp, frame_id = frame.msg.header.stamp, frame.msg.header.frame_id
             self._log.debug(f"frame {stamp.sec}.{stamp.nanosec:09d} '{frame_id}': processing")
         image = compressed_to_bgr(frame.msg) if frame.compressed else image_to_bgr(frame.msg)
+        converted = time.monotonic()
         persons = predictor.predict(image, threshold=params.score_threshold, max_persons=params.max_persons)
+        predicted = time.monotonic()
         inference_ms = float(predictor.last_timings.get("total", math.nan))
         if self._slot.closed:
             return
@@ -367,14 +375,22 @@ class PosePipeline:
             step.process(result)
             step_ms[step.name] = (time.perf_counter() - start) * 1e3
             self.stats.step_timed(step.name, step_ms[step.name])
-        if self._log.is_enabled_for(LoggingSeverity.DEBUG):  # per-frame timings for benchmarks
+        if debug:  # per-frame timings for benchmarks
             header = result.header
             steps = ", ".join(f"{name} {ms:.3f}" for name, ms in step_ms.items())
             latency_ms = result.extras.get("latency_ms", math.nan)
+            stamp_s = header.stamp.sec + header.stamp.nanosec * 1e-9
+            stages = {
+                "stamp->receive": (frame.received_wall - stamp_s) * 1e3,  # wall clock vs the stamp
+                "mailbox": (taken - frame.received) * 1e3,
+                "convert": (converted - taken) * 1e3,
+                "predict": (predicted - converted) * 1e3,
+            }
             self._log.debug(
                 f"frame {header.stamp.sec}.{header.stamp.nanosec:09d} '{header.frame_id}': "
                 f"inference {inference_ms:.3f} ms, receive->publish {latency_ms:.3f} ms, "
-                f"{len(result.persons)} persons; steps (ms): {steps}"
+                f"{len(result.persons)} persons; steps (ms): {steps}; stages (ms): "
+                + ", ".join(f"{name} {ms:.3f}" for name, ms in stages.items())
             )
 
     def warn_throttled(self, text: str) -> None:
