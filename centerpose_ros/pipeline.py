@@ -106,6 +106,7 @@ class PosePipeline:
         self._warned: dict[str, tuple[float, int]] = {}
         self._qos_problem = ""
         self._last_log = time.monotonic()
+        self._input_missing = False  # warned that images stopped; cleared (with an info) when they return
 
         self.steps: list[FrameStep] = [
             TrackingStep(self._log, self.warn_throttled, tracker or PoseTracker(params.tracker_config)),
@@ -161,6 +162,7 @@ class PosePipeline:
             self.node.destroy_subscription(subscription)
         self._subscriptions = []
         self._input_since = None
+        self._input_missing = False
         self._slot.discard()
         idle = self._slot.wait_idle(timeout)
         for step in self.steps:
@@ -297,6 +299,11 @@ class PosePipeline:
                 DiagnosticStatus.WARN,
                 f"no images received on {topics} ({count} publisher(s) matched)",
             )
+            if not self._input_missing:  # once per outage: a camera may be gone for hours
+                self._input_missing = True
+                self._log.warning(
+                    f"{message} for {NO_INPUT_WARN_S:.0f} s: waiting for the camera (no restart needed)"
+                )
         elif step_problems:
             level, message = DiagnosticStatus.WARN, "; ".join(step_problems)
         status = DiagnosticStatus(
@@ -332,7 +339,11 @@ class PosePipeline:
         array.header.stamp = self.node.get_clock().now().to_msg()
         array.status = [status]
         self._diagnostics_pub.publish(array)
-        if self._input_since is not None and now - self._last_log >= LOG_PERIOD_S:
+        if self._input_missing and snap.input_hz > 0.0:
+            self._input_missing = False
+            self._log.info(f"images arrive again on {', '.join(self.input_topics)}: processing resumes")
+        periodic = self._input_since is not None and not self._input_missing  # a gap: warned once
+        if periodic and now - self._last_log >= LOG_PERIOD_S:
             self._last_log = now
             if level == DiagnosticStatus.OK:
                 self._log.info(snap.log_line())
