@@ -401,6 +401,7 @@ def _overhead_and_stream(
         env=env,
         check=True,
         timeout=3600,
+        stdout=subprocess.DEVNULL,  # the JSON printed at the end is the only output
     )
     time.sleep(1.0)
     lines = {line["frame_id"]: line for line in _frame_lines(node_log.read_text())}
