@@ -107,6 +107,7 @@ class PosePipeline:
         self._warned: dict[str, tuple[float, int]] = {}
         self._qos_problem = ""
         self._last_log = time.monotonic()
+        self._input_missing = False  # warned that images stopped; cleared (with an info) when they return
 
         self.steps: list[FrameStep] = [
             TrackingStep(self._log, self.warn_throttled, tracker or PoseTracker(params.tracker_config)),
@@ -151,6 +152,7 @@ class PosePipeline:
         if self.params.use_compressed:
             self._subscriptions.append(self._subscribe(CompressedImage, COMPRESSED_TOPIC, compressed=True))
         self._input_since = time.monotonic()
+        self.stats.input_started(self._input_since)
 
     def stop_input(self, timeout: float = 30.0) -> bool:
         """Unsubscribe, drop the frame waiting in the mailbox and wait for the one in flight to be
@@ -161,6 +163,7 @@ class PosePipeline:
             self.node.destroy_subscription(subscription)
         self._subscriptions = []
         self._input_since = None
+        self._input_missing = False
         self._slot.discard()
         idle = self._slot.wait_idle(timeout)
         for step in self.steps:
@@ -258,7 +261,7 @@ class PosePipeline:
         for step in self.steps:
             step.frame_received(msg)
         previous, self._last_put = self._last_put, msg
-        if self._slot.put(Frame(msg, compressed, now)):  # replaced `previous`, still waiting
+        if self._slot.put(Frame(msg, compressed, now, time.time())):  # replaced `previous`, still waiting
             self.stats.frame_dropped()
             for step in self.steps:
                 step.frame_dropped(previous)
@@ -297,6 +300,11 @@ class PosePipeline:
                 DiagnosticStatus.WARN,
                 f"no images received on {topics} ({count} publisher(s) matched)",
             )
+            if not self._input_missing:  # once per outage: a camera may be gone for hours
+                self._input_missing = True
+                self._log.warning(
+                    f"{message} for {NO_INPUT_WARN_S:.0f} s: waiting for the camera (no restart needed)"
+                )
         elif step_problems:
             level, message = DiagnosticStatus.WARN, "; ".join(step_problems)
         status = DiagnosticStatus(
@@ -320,6 +328,9 @@ class PosePipeline:
             "latency_p95_ms": _fmt(snap.latency_p95_ms),
             "inference_p50_ms": _fmt(snap.inference_p50_ms),
             "inference_p95_ms": _fmt(snap.inference_p95_ms),
+            "latency_first_minute_p50_ms": _fmt(snap.latency_first_window_p50_ms),
+            "latency_last_minute_p50_ms": _fmt(snap.latency_last_window_p50_ms),
+            "latency_trend_percent": _fmt(snap.latency_trend_percent),
             "annotated_images_published": str(snap.annotated),
             "marker_arrays_published": str(snap.markers),
         }
@@ -333,7 +344,11 @@ class PosePipeline:
         array.header.stamp = self.node.get_clock().now().to_msg()
         array.status = [status]
         self._diagnostics_pub.publish(array)
-        if self._input_since is not None and now - self._last_log >= LOG_PERIOD_S:
+        if self._input_missing and snap.input_hz > 0.0:
+            self._input_missing = False
+            self._log.info(f"images arrive again on {', '.join(self.input_topics)}: processing resumes")
+        periodic = self._input_since is not None and not self._input_missing  # a gap: warned once
+        if periodic and now - self._last_log >= LOG_PERIOD_S:
             self._last_log = now
             if level == DiagnosticStatus.OK:
                 self._log.info(snap.log_line())
@@ -357,11 +372,15 @@ class PosePipeline:
 
     def _process(self, frame: Frame) -> None:
         params, predictor = self.params, self.predictor
-        if self._log.is_enabled_for(LoggingSeverity.DEBUG):
+        taken = time.monotonic()
+        debug = self._log.is_enabled_for(LoggingSeverity.DEBUG)
+        if debug:
             stamp, frame_id = frame.msg.header.stamp, frame.msg.header.frame_id
             self._log.debug(f"frame {stamp.sec}.{stamp.nanosec:09d} '{frame_id}': processing")
         image = compressed_to_bgr(frame.msg) if frame.compressed else image_to_bgr(frame.msg)
+        converted = time.monotonic()
         persons = predictor.predict(image, threshold=params.score_threshold, max_persons=params.max_persons)
+        predicted = time.monotonic()
         inference_ms = float(predictor.last_timings.get("total", math.nan))
         if self._slot.closed:
             return
@@ -372,14 +391,22 @@ class PosePipeline:
             step.process(result)
             step_ms[step.name] = (time.perf_counter() - start) * 1e3
             self.stats.step_timed(step.name, step_ms[step.name])
-        if self._log.is_enabled_for(LoggingSeverity.DEBUG):  # per-frame timings for benchmarks
+        if debug:  # per-frame timings for benchmarks
             header = result.header
             steps = ", ".join(f"{name} {ms:.3f}" for name, ms in step_ms.items())
             latency_ms = result.extras.get("latency_ms", math.nan)
+            stamp_s = header.stamp.sec + header.stamp.nanosec * 1e-9
+            stages = {
+                "stamp->receive": (frame.received_wall - stamp_s) * 1e3,  # wall clock vs the stamp
+                "mailbox": (taken - frame.received) * 1e3,
+                "convert": (converted - taken) * 1e3,
+                "predict": (predicted - converted) * 1e3,
+            }
             self._log.debug(
                 f"frame {header.stamp.sec}.{header.stamp.nanosec:09d} '{header.frame_id}': "
                 f"inference {inference_ms:.3f} ms, receive->publish {latency_ms:.3f} ms, "
-                f"{len(result.persons)} persons; steps (ms): {steps}"
+                f"{len(result.persons)} persons; steps (ms): {steps}; stages (ms): "
+                + ", ".join(f"{name} {ms:.3f}" for name, ms in stages.items())
             )
 
     def warn_throttled(self, text: str) -> None:

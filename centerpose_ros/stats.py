@@ -2,6 +2,11 @@
 
 Rates are computed over the last RATE_WINDOW_S seconds, percentiles over the last
 `window` processed frames, so the numbers describe the node now rather than since start.
+
+The latency trend compares the latency p50 of the last TREND_WINDOW_S seconds with that of the first
+TREND_WINDOW_S seconds after the input started (node start, lifecycle activate): a robot's monitor
+sees the node drift over hours without running a benchmark. It is NaN until the first window is
+complete.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 RATE_WINDOW_S = 5.0
+TREND_WINDOW_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,14 @@ class StatsSnapshot:
     annotated: int  # annotated images published (only while someone subscribes)
     markers: int  # marker arrays published
     step_ms: dict[str, tuple[float, float]]  # per-frame step name -> (p50, p95) of its time, ms
+    latency_first_window_p50_ms: float  # latency p50 over the first trend window after input started
+    latency_last_window_p50_ms: float  # ... and over the last trend window (NaN until the first is complete)
+
+    @property
+    def latency_trend_percent(self) -> float:
+        """How much the last window's latency p50 is above (+) or below (-) the first window's."""
+        first, last = self.latency_first_window_p50_ms, self.latency_last_window_p50_ms
+        return 100.0 * (last - first) / first if first > 0 else float("nan")
 
     def log_line(self) -> str:
         return (
@@ -43,7 +57,7 @@ class StatsSnapshot:
 
 
 class NodeStats:
-    def __init__(self, window: int = 200) -> None:
+    def __init__(self, window: int = 200, trend_window_s: float = TREND_WINDOW_S) -> None:
         self._lock = threading.Lock()
         self._received = self._processed = self._dropped = self._rejected = 0
         self._annotated = self._markers = 0
@@ -54,6 +68,17 @@ class NodeStats:
         self._samples = 0
         self._window = window
         self._steps: dict[str, deque[float]] = {}
+        self._trend_window_s = trend_window_s
+        self._input_since: float | None = None
+        self._first_window: list[float] = []  # latencies of the first trend window after input started
+        self._last_window: deque[tuple[float, float]] = deque()  # (time, latency) of the last window
+
+    def input_started(self, now: float | None = None) -> None:
+        """Frames flow from now on (node start, lifecycle activate): the latency trend starts again."""
+        with self._lock:
+            self._input_since = time.monotonic() if now is None else now
+            self._first_window.clear()
+            self._last_window.clear()
 
     def frame_received(self, now: float | None = None) -> None:
         with self._lock:
@@ -83,7 +108,17 @@ class NodeStats:
             self._inference[slot] = inference_ms
             self._samples += 1
             self._processed += 1
-            self._process_times.append(time.monotonic() if now is None else now)
+            now = time.monotonic() if now is None else now
+            self._process_times.append(now)
+            if self._input_since is not None:
+                if now - self._input_since <= self._trend_window_s:
+                    self._first_window.append(latency_ms)
+                self._last_window.append((now, latency_ms))
+                self._drop_old(now)
+
+    def _drop_old(self, now: float) -> None:
+        while self._last_window and self._last_window[0][0] < now - self._trend_window_s:
+            self._last_window.popleft()
 
     def step_timed(self, name: str, ms: float) -> None:
         """One frame's time in the per-frame step `name` (the last `window` frames are kept)."""
@@ -102,6 +137,13 @@ class NodeStats:
                 inf50, inf95 = np.percentile(self._inference[:n], [50, 95])
             else:
                 lat50 = lat95 = inf50 = inf95 = float("nan")
+            self._drop_old(now)
+            first_complete = self._input_since is not None and now - self._input_since >= self._trend_window_s
+            if first_complete and self._first_window and self._last_window:
+                first = float(np.median(self._first_window))
+                last = float(np.median([latency for _, latency in self._last_window]))
+            else:
+                first = last = float("nan")
             step_ms = {
                 name: tuple(float(v) for v in np.percentile(np.fromiter(times, float), [50, 95]))
                 for name, times in self._steps.items()
@@ -121,4 +163,6 @@ class NodeStats:
                 annotated=self._annotated,
                 markers=self._markers,
                 step_ms=step_ms,
+                latency_first_window_p50_ms=first,
+                latency_last_window_p50_ms=last,
             )

@@ -21,6 +21,7 @@ class Frame:
     msg: Any
     compressed: bool
     received: float  # time.monotonic() when the callback got it
+    received_wall: float = 0.0  # time.time() then: compared with the stamp in the per-frame debug line
 
 
 @dataclass

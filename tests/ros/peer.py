@@ -2,7 +2,7 @@
 
     peer.py publish PLAN.pkl [--reliability R] [--rate HZ | --lockstep] [--times OUT.jsonl] ...
     peer.py record OUT.jsonl [--topics detections,markers,diagnostics,annotated,detections_3d,markers_3d]
-        [--qos-durability D]
+        [--qos-durability D] [--brief]
     peer.py set-param NODE NAME=VALUE ...
     peer.py lifecycle NODE      (then one command per stdin line: a transition label or `get`)
 
@@ -13,7 +13,8 @@ loaded). `--lockstep` waits for each colour frame's /pose/detections before send
 entry (unless the entry says `expect_answer: False`), so no frame is dropped by design; an entry's
 `sleep_after` (seconds) pauses after it. `--rate` paces the colour frames only. `record` writes one
 JSON line per message received (with the wall-clock receive time) and flushes it, so a test can
-read it while it runs.
+read it while it runs; `--brief` writes only the header and the person count of each
+/pose/detections message (long benchmark runs: a few dozen bytes a frame instead of kilobytes).
 `publish` ends by printing `SUBSCRIBERS raw=N compressed=M depth=D`: the subscriptions matched then.
 `lifecycle` calls NODE/change_state (by transition label, as `ros2 lifecycle set`) and
 NODE/get_state, printing `RESULT <n> <command> ok|FAILED <state label>` per command.
@@ -250,15 +251,15 @@ def record(args: argparse.Namespace) -> int:
             },
         )
 
+    def on_detections(msg: PersonPoseArray) -> None:
+        brief = {**header(msg), "n_persons": len(msg.persons)}
+        write("detections", brief if args.brief else msg_to_dict(msg))
+
     topics = args.topics.split(",")
     durable = _qos("reliable", 50, args.qos_durability)
     subs = []
     if "detections" in topics:
-        subs.append(
-            node.create_subscription(
-                PersonPoseArray, "/pose/detections", lambda m: write("detections", msg_to_dict(m)), durable
-            )
-        )
+        subs.append(node.create_subscription(PersonPoseArray, "/pose/detections", on_detections, durable))
     if "markers" in topics:
         subs.append(node.create_subscription(MarkerArray, "/pose/markers", on_markers, _qos("reliable", 50)))
     if "diagnostics" in topics:
@@ -390,6 +391,7 @@ def main() -> int:
     r.add_argument("out")
     r.add_argument("--topics", default="detections,markers,diagnostics")
     r.add_argument("--qos-durability", default="volatile", choices=("volatile", "transient_local"))
+    r.add_argument("--brief", action="store_true", help="detections: header and person count only")
     r.set_defaults(func=record)
     s = sub.add_parser("set-param")
     s.add_argument("node")
