@@ -79,6 +79,13 @@ MASK_HEADS: dict[str, int] = {
     "seg": MASK_FEATURES * MASK_KERNEL * MASK_KERNEL,
 }
 MASK_HEAD_NAMES: tuple[str, ...] = tuple(MASK_HEADS)
+ALL_HEADS: dict[str, int] = {**HEADS, **MASK_HEADS}
+
+
+def output_head_names(masks: bool) -> tuple[str, ...]:
+    """The network's outputs in order (the ONNX output names): the six heads, then the two mask
+    heads for a model with masks."""
+    return HEAD_NAMES + (MASK_HEAD_NAMES if masks else ())
 DEFAULT_MASK_THRESHOLD = 0.5
 
 DOWN_RATIO = 4

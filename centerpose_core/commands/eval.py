@@ -11,7 +11,8 @@ from centerpose_core.commands.common import add_model_arguments
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Run the model over every image of a COCO keypoint set (the same decode as predict) and "
-        "score it with pycocotools COCOeval(iouType='keypoints'). Prints one JSON object."
+        "score it with pycocotools COCOeval(iouType='keypoints'); a model with masks is also scored "
+        "with iouType='segm' (segm_AP, ...). Prints one JSON object."
     )
     add_model_arguments(parser)
     parser.add_argument("--ann", required=True, help="COCO keypoint annotation json")
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     except CheckpointError as exc:
         raise UserError(str(exc)) from None
     result = {k: round(stats[k], 6) for k in SUMMARY_STATS}
+    result.update({f"segm_{k}": round(stats[f"segm_{k}"], 6) for k in SUMMARY_STATS if f"segm_{k}" in stats})
     result.update(
         {
             "images": int(stats["images"]),
