@@ -7,7 +7,7 @@ missing), each with 17 keypoints and a box in a realistic layout, and a RealSens
 (median and p95 in ms, after warm-up), per encoding (16UC1, 32FC1):
 - lift: centerpose_core.geometry.lift_persons for all persons (the step the node runs per frame);
 - decode_full: decoding the whole image to metres (not on the node's path; for comparison);
-- from_msg: sensor_msgs/Image -> DepthImage (centerpose_ros.depth_conversion), when ROS is importable;
+- from_msg: sensor_msgs/Image -> DepthImage (centerpose_ros.conversions.depth), when ROS is importable;
 - to_msg, to_markers: PersonPose3DArray and 3D MarkerArray construction, when ROS is importable.
 Prints one JSON object.
 """
@@ -97,8 +97,8 @@ def _bench_encoding(
     try:
         from std_msgs.msg import Header
 
-        from centerpose_ros.depth_conversion import depth_image_from_msg, depth_image_to_msg
-        from centerpose_ros.messages_3d import persons3d_to_markers, persons3d_to_msg
+        from centerpose_ros.conversions.depth import depth_image_from_msg, depth_image_to_msg
+        from centerpose_ros.conversions.messages_3d import persons3d_to_markers, persons3d_to_msg
     except ImportError as exc:
         print(f"ROS timings skipped: {exc}", file=sys.stderr)
     else:

@@ -38,7 +38,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from centerpose_ros.local_dds import loopback_env, pick_domain_id  # noqa: E402
+from centerpose_ros.demo.local_dds import loopback_env, pick_domain_id  # noqa: E402
 
 PEER = REPO / "tests" / "ros" / "peer.py"
 FRAME_LINE = re.compile(

@@ -278,7 +278,7 @@ def _onnx(ctx: Context, size: int, batch: str) -> Path:
 
     from centerpose_core.export.cache import cached_onnx
     from centerpose_core.export.options import ExportOptions
-    from centerpose_core.export.tensorrt_versions import dcn_form_for
+    from centerpose_core.export.tensorrt import dcn_form_for
 
     options = ExportOptions(size=size, dcn=dcn_form_for(trt.__version__), batch=batch)
     return cached_onnx(ctx.net, options, ctx.work / "onnx")
@@ -330,7 +330,7 @@ def check_trt_fp16(ctx: Context, name: str) -> list[Row]:
 
 def check_trt_cache_hit(ctx: Context, name: str) -> list[Row]:
     from centerpose_core.export.options import BuildOptions
-    from centerpose_core.export.tensorrt_build import build_or_load_engine
+    from centerpose_core.export.tensorrt import build_or_load_engine
 
     onnx_path = _onnx(ctx, 256, "dynamic")
     options = BuildOptions(precision="fp32", max_batch=2)
@@ -348,7 +348,7 @@ def check_trt_cache_hit(ctx: Context, name: str) -> list[Row]:
 def check_trt_stale(ctx: Context, name: str) -> list[Row]:
     from dataclasses import replace
 
-    from centerpose_core.export.tensorrt_cache import StaleEngineError, read_engine, write_engine
+    from centerpose_core.export.tensorrt import StaleEngineError, read_engine, write_engine
     from centerpose_core.runtime.tensorrt_backend import load_engine_file
 
     engines = sorted((ctx.work / "engines").glob("*.engine"))
@@ -377,8 +377,7 @@ def check_trt_int8(ctx: Context, name: str) -> list[Row]:
     import tensorrt as trt
 
     from centerpose_core.export.options import BuildOptions
-    from centerpose_core.export.tensorrt_build import build_engine_bytes
-    from centerpose_core.export.tensorrt_versions import has_int8_calibrator
+    from centerpose_core.export.tensorrt import build_engine_bytes, has_int8_calibrator
 
     if not has_int8_calibrator(trt):
         return [Row(name, "SKIP", f"TensorRT {trt.__version__}: no calibrators (Q/DQ files only)")]

@@ -2,8 +2,8 @@
 
 Threading: subscription callbacks only put the newest frame into a one-slot mailbox; one worker
 thread converts it, runs the Predictor, then hands the result to an ordered list of steps
-(`FrameStep`): tracking (ids), /pose/detections, markers, the annotated image, and with `use_depth`
-the 3D step last (so it never delays the 2D outputs). Each step's time is measured per frame
+(`FrameStep`, in steps/): tracking (ids), /pose/detections, markers, the annotated image, and with
+`use_depth` the 3D step last (so it never delays the 2D outputs). Each step's time is measured per frame
 (/diagnostics `step_<name>_p50_ms`, and the debug log line per frame).
 The executor therefore never blocks on inference, older frames are dropped (and counted), and
 every output carries the processed frame's header. Topics and QoS: see DESIGN.md and qos.py.
@@ -33,88 +33,32 @@ from visualization_msgs.msg import MarkerArray
 
 from centerpose_core.runtime import Predictor
 from centerpose_core.tracking import PoseTracker
-from centerpose_core.viz import draw_persons
 from centerpose_ros import qos
-from centerpose_ros.depth_step import DETECTIONS_3D_TOPIC, DepthStep, load_message_filters
-from centerpose_ros.frame_step import Frame, FrameStep, ProcessedFrame
-from centerpose_ros.image_conversion import (
-    ImageConversionError,
-    bgr_to_image_msg,
-    compressed_to_bgr,
-    image_to_bgr,
-)
+from centerpose_ros.conversions.image import ImageConversionError, compressed_to_bgr, image_to_bgr
 from centerpose_ros.latest_frame import LatestFrameSlot
-from centerpose_ros.messages import persons_to_markers, persons_to_msg
 from centerpose_ros.params import NodeParameters
 from centerpose_ros.stats import NodeStats
-from centerpose_ros.tracking_step import TrackingStep
+from centerpose_ros.steps.depth import DETECTIONS_3D_TOPIC, DepthStep, load_message_filters
+from centerpose_ros.steps.frame_step import Frame, FrameStep, ProcessedFrame
+from centerpose_ros.steps.outputs import (
+    ANNOTATED_TOPIC,
+    DETECTIONS_TOPIC,
+    MARKERS_TOPIC,
+    AnnotatedOutput,
+    DetectionsOutput,
+    MarkersOutput,
+)
+from centerpose_ros.steps.tracking import TrackingStep
 
 __all__ = ["Frame", "FrameStep", "PosePipeline", "ProcessedFrame"]
 
 NODE_NAME = "centerpose"
 IMAGE_TOPIC, COMPRESSED_TOPIC = "image", "image/compressed"
-DETECTIONS_TOPIC, ANNOTATED_TOPIC, MARKERS_TOPIC = (
-    "/pose/detections",
-    "/pose/image_annotated",
-    "/pose/markers",
-)
 DIAGNOSTICS_TOPIC = "/diagnostics"
 DIAGNOSTICS_PERIOD_S = 1.0
 LOG_PERIOD_S = 10.0
 WARN_PERIOD_S = 5.0  # the same bad-input warning at most this often
 NO_INPUT_WARN_S = 5.0
-
-
-class _OutputStep(FrameStep):
-    """A step that publishes one of the node's outputs and counts it in the node's statistics."""
-
-    def __init__(self, publisher: Any, stats: NodeStats) -> None:
-        self._publisher, self._stats = publisher, stats
-
-
-class DetectionsOutput(_OutputStep):
-    """/pose/detections for every processed frame (also when empty); records latency statistics."""
-
-    name = "detections"
-
-    def process(self, frame: ProcessedFrame) -> None:
-        self._publisher.publish(persons_to_msg(frame.persons, frame.header))
-        latency_ms = (time.monotonic() - frame.received) * 1e3
-        self._stats.frame_processed(latency_ms, frame.inference_ms)
-        frame.extras["latency_ms"] = latency_ms
-
-
-class MarkersOutput(_OutputStep):
-    """/pose/markers (RViz), only while enabled and subscribed."""
-
-    name = "markers"
-
-    def process(self, frame: ProcessedFrame) -> None:
-        if frame.params.publish_markers and self._publisher.get_subscription_count() > 0:
-            params = frame.params
-            markers = persons_to_markers(
-                frame.persons, frame.header, params.keypoint_threshold, colour_by_id=params.tracking
-            )
-            self._publisher.publish(markers)
-            self._stats.markers_published()
-
-
-class AnnotatedOutput(_OutputStep):
-    """/pose/image_annotated, drawn only while enabled and subscribed."""
-
-    name = "annotated"
-
-    def process(self, frame: ProcessedFrame) -> None:
-        params = frame.params
-        if params.publish_annotated and self._publisher.get_subscription_count() > 0:
-            drawn = draw_persons(
-                frame.image,
-                frame.persons,
-                keypoint_threshold=params.keypoint_threshold,
-                colour_by_id=params.tracking,
-            )
-            self._publisher.publish(bgr_to_image_msg(drawn, frame.header))
-            self._stats.annotated_published()
 
 
 class PosePipeline:

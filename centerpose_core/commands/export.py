@@ -217,14 +217,14 @@ def _verify(checkpoint: Path, onnx_path: Path, size: int) -> dict[str, float]:
 
 
 def _build_engine(args: argparse.Namespace, onnx_path: Path) -> Path:
-    from centerpose_core.export.tensorrt_build import (
+    from centerpose_core.export.tensorrt import (
         build_engine_bytes,
         engine_key,
         gpu_identity,
         import_tensorrt,
         require_cuda,
+        write_engine,
     )
-    from centerpose_core.export.tensorrt_cache import write_engine
 
     trt = import_tensorrt()
     device = require_cuda(args.device)

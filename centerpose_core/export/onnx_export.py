@@ -41,7 +41,7 @@ from centerpose_core.constants import (
 from centerpose_core.export.decomposed_dcn import FP32_NODE_PREFIX, decompose_deform_convs
 from centerpose_core.export.flatten import HeadsAsTuple
 from centerpose_core.export.options import ExportOptions
-from centerpose_core.export.tensorrt_compat import CompatReport, check_tensorrt_compat
+from centerpose_core.export.tensorrt import CompatReport, check_tensorrt_compat
 from centerpose_core.flip import FLIP_PAIRS
 from centerpose_core.input_shape import ALIGN
 

@@ -38,7 +38,7 @@ from centerpose_core.export.decomposed_dcn import FP32_NODE_PREFIX
 from centerpose_core.export.onnx_checks import inspect_pose_onnx
 from centerpose_core.export.onnx_export import METADATA_PREFIX, read_metadata
 from centerpose_core.export.options import QuantizeOptions
-from centerpose_core.export.tensorrt_calibrator import list_calibration_images
+from centerpose_core.export.tensorrt import list_calibration_images
 from centerpose_core.image_io import read_image
 
 QUANTIZED_OP_TYPES = ("Conv", "Add", "Concat", "MaxPool", "Relu")

@@ -292,7 +292,7 @@ def _built_input_size(path: Path, fmt: str) -> InputSize | None:
         size = read_metadata(path).get("input_size", "")
         return int(size) if size.isdigit() else None
     if fmt == TENSORRT_ENGINE:
-        from centerpose_core.export.tensorrt_cache import read_engine
+        from centerpose_core.export.tensorrt import read_engine
 
         key, _ = read_engine(path)
         return key.input_size if key is not None else None

@@ -19,15 +19,17 @@ from torch import nn
 from centerpose_core.constants import DOWN_RATIO, HEAD_NAMES, HEADS
 from centerpose_core.export.onnx_checks import check_pose_onnx
 from centerpose_core.export.options import BuildOptions
-from centerpose_core.export.tensorrt_build import (
+from centerpose_core.export.tensorrt import (
+    EngineKey,
     build_or_load_engine,
+    check_engine_key,
+    dcn_form_for,
     device_index,
     gpu_identity,
     import_tensorrt,
+    read_engine,
     require_cuda,
 )
-from centerpose_core.export.tensorrt_cache import EngineKey, check_engine_key, read_engine
-from centerpose_core.export.tensorrt_versions import dcn_form_for
 from centerpose_core.model_formats import ONNX, TENSORRT_ENGINE, model_format
 
 

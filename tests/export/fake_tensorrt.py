@@ -312,7 +312,7 @@ class FakeCuda:
     def install(self, monkeypatch) -> None:
         import torch
 
-        from centerpose_core.export import tensorrt_calibrator
+        from centerpose_core.export.tensorrt import calibrator as tensorrt_calibrator
 
         monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
         monkeypatch.setattr(torch.cuda, "device_count", lambda: self.count)

@@ -22,7 +22,7 @@ from onnx import numpy_helper
 from centerpose_core.export.onnx_export import read_metadata
 from centerpose_core.export.options import QuantizeOptions
 from centerpose_core.export.quantize import fp32_nodes, quantize_onnx
-from centerpose_core.export.tensorrt_qdq import qdq_problems
+from centerpose_core.export.tensorrt.qdq import qdq_problems
 from centerpose_core.runtime import Predictor
 
 SIZE = 128

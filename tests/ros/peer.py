@@ -43,8 +43,8 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
-from centerpose_ros.messages import msg_to_dict
-from centerpose_ros.messages_3d import msg3d_to_dict
+from centerpose_ros.conversions.messages import msg_to_dict
+from centerpose_ros.conversions.messages_3d import msg3d_to_dict
 
 COLOUR_TYPES = ("raw", "compressed")
 

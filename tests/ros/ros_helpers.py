@@ -1,7 +1,7 @@
 """Real-process ROS 2 helpers: the node, a publisher, a recorder and a lifecycle client as
 separate processes.
 
-All of them run with loopback-only Fast DDS on a domain id of their own (centerpose_ros.local_dds),
+All of them run with loopback-only Fast DDS on a domain id of their own (centerpose_ros.demo.local_dds),
 so parallel runs never cross-talk and no packet leaves the machine.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from centerpose_ros.local_dds import loopback_env, pick_domain_id
+from centerpose_ros.demo.local_dds import loopback_env, pick_domain_id
 
 
 def require_ros() -> None:

@@ -262,7 +262,7 @@ def test_sourced_install_space_imports_messages_and_runs_help(workspace: Workspa
 
 
 def test_readme_ros2_run_line_starts_the_node(workspace: Workspace, random_checkpoint: Path) -> None:
-    from centerpose_ros.local_dds import loopback_env, pick_domain_id
+    from centerpose_ros.demo.local_dds import loopback_env, pick_domain_id
 
     line = readme_command("ros2 run centerpose_ros centerpose-ros")
     assert "$(ros2 pkg prefix --share centerpose_ros)/config/pose.yaml" in line

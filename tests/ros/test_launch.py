@@ -68,7 +68,7 @@ def test_launch_file_matches_the_console_script() -> None:
     text = LAUNCH_FILE.read_text()
     assert '"config", "pose.yaml"' in text and '("image", image)' in text
     try:  # the node's depth topics are the ones the launch file remaps
-        from centerpose_ros.depth_step import CAMERA_INFO_TOPIC, DEPTH_TOPIC
+        from centerpose_ros.steps.depth import CAMERA_INFO_TOPIC, DEPTH_TOPIC
     except ImportError:
         DEPTH_TOPIC, CAMERA_INFO_TOPIC = "depth/image", "depth/camera_info"
     assert f'("{DEPTH_TOPIC}",' in text and f'("{CAMERA_INFO_TOPIC}",' in text

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from ros_helpers import NODE_EXE, PARAMS_FILE, REPO, require_ros
 
-from centerpose_ros.local_dds import loopback_env, pick_domain_id
+from centerpose_ros.demo.local_dds import loopback_env, pick_domain_id
 from centerpose_ros.params import PARAM_SPECS
 
 require_ros()

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from ros_helpers import TEST_INPUT_SIZE, raw_entry, require_ros
 
-from centerpose_ros.local_dds import loopback_env, pick_domain_id
+from centerpose_ros.demo.local_dds import loopback_env, pick_domain_id
 
 require_ros()
 

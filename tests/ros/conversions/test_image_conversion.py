@@ -14,7 +14,7 @@ require_ros()
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from centerpose_ros.image_conversion import (  # noqa: E402
+from centerpose_ros.conversions.image import (  # noqa: E402
     ImageConversionError,
     bgr_to_image_msg,
     compressed_to_bgr,
@@ -121,7 +121,7 @@ def test_bgr_round_trip_through_an_image_message() -> None:
 
 @pytest.mark.parametrize("encoding", ["bgr8", "rgb8", "mono8", "bgra8", "rgba8"])
 def test_cv_bridge_and_own_converter_agree(encoding: str) -> None:
-    from centerpose_ros.image_conversion import cv_bridge_available
+    from centerpose_ros.conversions.image import cv_bridge_available
 
     if not cv_bridge_available():
         pytest.skip("ROS 2 cv_bridge is not importable here (not on PyPI); the own converter is used")

@@ -21,7 +21,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from centerpose_core.constants import NUM_KEYPOINTS, SKELETON
 from centerpose_core.geometry import Person3D
-from centerpose_ros.messages import header_to_dict, id_rgba, new_marker
+from centerpose_ros.conversions.messages import header_to_dict, id_rgba, new_marker
 
 MARKER_LIFETIME_S = 0.5  # old skeletons vanish when no newer frame replaces them
 JOINT_NS, SKELETON_NS, POSITION_NS = "centerpose3d/joints", "centerpose3d/skeleton", "centerpose3d/position"

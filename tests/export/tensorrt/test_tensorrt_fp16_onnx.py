@@ -10,7 +10,7 @@ from onnx import TensorProto
 
 from centerpose_core.constants import HEAD_NAMES
 from centerpose_core.export.decomposed_dcn import FP32_NODE_PREFIX
-from centerpose_core.export.tensorrt_fp16 import cached_fp16_onnx, fp32_node_names
+from centerpose_core.export.tensorrt.fp16 import cached_fp16_onnx, fp32_node_names
 
 FLOATS = (TensorProto.FLOAT, TensorProto.FLOAT16)
 

@@ -1,6 +1,6 @@
 """Record the pose node's output: /pose/detections -> JSON lines, /pose/image_annotated -> MP4.
 
-    python -m centerpose_ros.recorder --out demo_out [--fps 10] [--depth]
+    python -m centerpose_ros.demo.recorder --out demo_out [--fps 10] [--depth]
 
 Writes OUT/detections.jsonl (one PersonPoseArray per line as in `msg_to_dict`, plus the
 receive wall time `t_recv`), OUT/annotated.mp4, with --depth OUT/detections_3d.jsonl (one
@@ -29,9 +29,9 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
-from centerpose_ros.image_conversion import ImageConversionError, image_to_bgr
-from centerpose_ros.messages import msg_to_dict
-from centerpose_ros.messages_3d import msg3d_to_dict
+from centerpose_ros.conversions.image import ImageConversionError, image_to_bgr
+from centerpose_ros.conversions.messages import msg_to_dict
+from centerpose_ros.conversions.messages_3d import msg3d_to_dict
 
 
 class Recorder:

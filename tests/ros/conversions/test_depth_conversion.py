@@ -16,7 +16,7 @@ from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
 from centerpose_core.geometry import PinholeIntrinsics  # noqa: E402
-from centerpose_ros.depth_conversion import (  # noqa: E402
+from centerpose_ros.conversions.depth import (  # noqa: E402
     DepthConversionError,
     depth_image_from_msg,
     depth_image_to_msg,

@@ -1,4 +1,4 @@
-"""Nearest-stamp pairing of colour and depth frames (centerpose_ros/depth_sync.py), without ROS.
+"""Nearest-stamp pairing of colour and depth frames (centerpose_ros/steps/depth_sync.py), without ROS.
 
 Stamps are integer nanoseconds; the "messages" are plain labels. Expected pairs are read off the
 stamps by hand: the depth frame of smallest |depth stamp - colour stamp|, within the tolerance.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 
-from centerpose_ros.depth_sync import DepthPairing, NearestStampBuffer
+from centerpose_ros.steps.depth_sync import DepthPairing, NearestStampBuffer
 
 MS = 1_000_000
 

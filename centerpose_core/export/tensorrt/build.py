@@ -24,8 +24,8 @@ from centerpose_core.errors import MissingDependencyError, UserError, import_opt
 from centerpose_core.export.decomposed_dcn import FP32_NODE_PREFIX
 from centerpose_core.export.onnx_export import file_sha256
 from centerpose_core.export.options import BuildOptions
-from centerpose_core.export.tensorrt_cache import EngineCache, EngineKey
-from centerpose_core.export.tensorrt_versions import (
+from centerpose_core.export.tensorrt.cache import EngineCache, EngineKey
+from centerpose_core.export.tensorrt.versions import (
     SUPPORTED_TEXT,
     UnsupportedTensorRTError,
     check_supported,
@@ -116,8 +116,8 @@ def engine_key(
 def _calibration_fingerprint(onnx_path: str | Path, options: BuildOptions, input_size: int) -> str:
     import hashlib
 
-    from centerpose_core.export.tensorrt_calibrator import CalibrationBatches
-    from centerpose_core.export.tensorrt_qdq import is_qdq
+    from centerpose_core.export.tensorrt.calibrator import CalibrationBatches
+    from centerpose_core.export.tensorrt.qdq import is_qdq
 
     if is_qdq(onnx_path):  # the scales are in the file: its hash is the whole story
         return "qdq"
@@ -161,7 +161,7 @@ def check_buildable(trt, onnx_path: str | Path, options: BuildOptions) -> None:
     """Fail before any work when this TensorRT cannot build `onnx_path` at `options.precision`:
     native DeformConv below 10.1, INT8 on a strongly typed release from a file without Q/DQ."""
     from centerpose_core.export.onnx_checks import uses_deform_conv
-    from centerpose_core.export.tensorrt_qdq import is_qdq
+    from centerpose_core.export.tensorrt.qdq import is_qdq
 
     version = trt.__version__
     if uses_deform_conv(onnx_path) and not native_dcn_parses(version):
@@ -174,7 +174,7 @@ def check_buildable(trt, onnx_path: str | Path, options: BuildOptions) -> None:
 
 
 def _build(trt, onnx_path: Path, options: BuildOptions, input_size: int, device: str, work_dir) -> bytes:
-    from centerpose_core.export.tensorrt_qdq import is_qdq
+    from centerpose_core.export.tensorrt.qdq import is_qdq
 
     version = trt.__version__
     check_buildable(trt, onnx_path, options)
@@ -239,14 +239,14 @@ def _network_source(onnx_path: Path, options: BuildOptions, weak: bool, quantize
     Strongly typed INT8 reaches here only from a Q/DQ file (`check_buildable` refused the rest)."""
     if weak or options.precision == "fp32" or quantized:  # a Q/DQ file keeps its own types
         return onnx_path
-    from centerpose_core.export.tensorrt_fp16 import cached_fp16_onnx
+    from centerpose_core.export.tensorrt.fp16 import cached_fp16_onnx
 
     folder = Path(work_dir) if work_dir is not None else _default_engine_dir() / "fp16-onnx"
     return cached_fp16_onnx(onnx_path, folder)
 
 
 def _require_tensorrt_qdq(onnx_path: Path, quantized: bool) -> None:
-    from centerpose_core.export.tensorrt_qdq import qdq_problems
+    from centerpose_core.export.tensorrt.qdq import qdq_problems
 
     if not quantized:
         raise UnsupportedTensorRTError(
@@ -261,7 +261,7 @@ def _require_tensorrt_qdq(onnx_path: Path, quantized: bool) -> None:
 
 def _attach_calibrator(trt, builder, config, input_tensor, onnx_path, options, input_size, device) -> None:
     """Implicit quantization (8.5-10.x): IInt8EntropyCalibrator2 over the images or a keyed table."""
-    from centerpose_core.export.tensorrt_calibrator import (
+    from centerpose_core.export.tensorrt.calibrator import (
         CalibrationBatches,
         CalibrationCacheFile,
         calibration_key,

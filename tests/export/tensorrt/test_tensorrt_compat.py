@@ -6,7 +6,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from centerpose_core.export.tensorrt_compat import PROFILES, check_tensorrt_compat
+from centerpose_core.export.tensorrt.compat import PROFILES, check_tensorrt_compat
 
 
 def test_native_file_needs_tensorrt_10_1(native_onnx):

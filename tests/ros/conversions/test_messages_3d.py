@@ -17,7 +17,7 @@ from visualization_msgs.msg import Marker  # noqa: E402
 
 from centerpose_core.constants import KEYPOINT_NAMES  # noqa: E402
 from centerpose_core.geometry import Person3D  # noqa: E402
-from centerpose_ros.messages_3d import (  # noqa: E402
+from centerpose_ros.conversions.messages_3d import (  # noqa: E402
     JOINT_NS,
     POSITION_NS,
     SKELETON_NS,

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from centerpose_ros.local_dds import loopback_env, pick_domain_id
+from centerpose_ros.demo.local_dds import loopback_env, pick_domain_id
 
-CLIP = Path(__file__).resolve().parent / "assets" / "pedestrians_768x576.mp4"
+CLIP = Path(__file__).resolve().parents[1] / "assets" / "pedestrians_768x576.mp4"
 PARAMS_FILE = Path(__file__).resolve().parents[1] / "config" / "pose.yaml"
 DEPTH_TOPIC, INFO_TOPIC = "/camera/depth/image_raw", "/camera/depth/camera_info"
 RANDOM_WEIGHTS_BANNER = """
@@ -75,7 +75,7 @@ def _stop(proc: subprocess.Popen, timeout: float = 30.0) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m centerpose_ros.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, help="model file (default: seeded random weights)")
     parser.add_argument("--out", type=Path, default=Path("demo_out"))
     parser.add_argument(
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             [
                 sys.executable,
                 "-m",
-                "centerpose_ros.recorder",
+                "centerpose_ros.demo.recorder",
                 "--out",
                 str(args.out),
                 *(["--depth"] if args.depth else []),
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             [
                 sys.executable,
                 "-m",
-                "centerpose_ros.player",
+                "centerpose_ros.demo.player",
                 str(CLIP),
                 "--topic",
                 "/camera/image_raw",

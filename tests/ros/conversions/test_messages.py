@@ -13,7 +13,12 @@ from visualization_msgs.msg import Marker  # noqa: E402
 
 from centerpose_core.constants import KEYPOINT_NAMES, SKELETON  # noqa: E402
 from centerpose_core.types import Person  # noqa: E402
-from centerpose_ros.messages import MARKER_PIXEL_SIZE, msg_to_dict, persons_to_markers, persons_to_msg  # noqa: E402
+from centerpose_ros.conversions.messages import (  # noqa: E402
+    MARKER_PIXEL_SIZE,
+    msg_to_dict,
+    persons_to_markers,
+    persons_to_msg,
+)
 
 
 def _person(score: float, offset: float) -> Person:

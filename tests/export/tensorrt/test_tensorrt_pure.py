@@ -13,8 +13,8 @@ from decode_margins import assert_leading_persons_found
 
 from centerpose_core.affine import preprocess
 from centerpose_core.export.options import BuildOptions
-from centerpose_core.export.tensorrt_build import TensorRTUnavailableError, engine_key, fp32_layer_names
-from centerpose_core.export.tensorrt_cache import (
+from centerpose_core.export.tensorrt.build import TensorRTUnavailableError, engine_key, fp32_layer_names
+from centerpose_core.export.tensorrt.cache import (
     EngineCache,
     EngineKey,
     StaleEngineError,
@@ -22,7 +22,7 @@ from centerpose_core.export.tensorrt_cache import (
     read_engine,
     write_engine,
 )
-from centerpose_core.export.tensorrt_calibrator import CalibrationBatches, CalibrationCacheFile
+from centerpose_core.export.tensorrt.calibrator import CalibrationBatches, CalibrationCacheFile
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 

@@ -1,10 +1,12 @@
-"""What the frame pipeline hands its per-frame steps: the received frame, the processed frame, and
-the `FrameStep` base class (the pipeline itself is pipeline.py)."""
+"""The contract between the frame pipeline and its per-frame steps: the received frame, the processed
+frame, the `FrameStep` base class, and `StepHost`, all that a step may ask of the pipeline (which is
+centerpose_ros/pipeline.py; steps never import it, so the pipeline can import every step)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -44,7 +46,7 @@ class FrameStep:
     Steps run on the worker thread in list order; an exception skips the rest of this frame's steps
     with a throttled warning (the node keeps running). A step that needs its own inputs (a depth
     image, camera info) subscribes in `start_input` and unsubscribes in `stop_input`; per-stream state
-    (e.g. tracks) is forgotten in `stop_input`. Outputs come from `PosePipeline.create_output`.
+    (e.g. tracks) is forgotten in `stop_input`. Outputs come from `StepHost.create_output`.
     """
 
     name = "step"
@@ -77,3 +79,22 @@ class FrameStep:
     def problem(self) -> str:
         """A one-line problem for /diagnostics (level WARN), or "" while the step works as intended."""
         return ""
+
+
+class StepHost(Protocol):
+    """What the pipeline offers the steps it runs (PosePipeline implements it)."""
+
+    @property
+    def node(self) -> Any:
+        """The rclpy node (plain or lifecycle): for subscriptions, clocks and the logger."""
+
+    def create_output(self, msg_type: Any, topic: str, profile: Any) -> Any:
+        """A publisher for a step's output: lifecycle-gated like the node's own outputs, destroyed
+        when the pipeline closes, with the incompatible-QoS warning."""
+
+    def watched_subscription(self, create: Callable[[Any], Any], profile: Any) -> Any:
+        """The subscription `create(event_callbacks)` returns, with the incompatible-QoS warning of
+        a camera input subscribed with `profile`."""
+
+    def warn_throttled(self, text: str) -> None:
+        """Log a warning at most every few seconds, counting the repeats in between."""

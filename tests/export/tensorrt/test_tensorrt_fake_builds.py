@@ -19,16 +19,16 @@ from onnx import TensorProto, helper, numpy_helper
 
 from centerpose_core.export.decomposed_dcn import FP32_NODE_PREFIX
 from centerpose_core.export.options import BuildOptions
-from centerpose_core.export.tensorrt_build import (
+from centerpose_core.export.tensorrt.build import (
     TensorRTBuildError,
     TensorRTUnavailableError,
     build_engine_bytes,
     build_or_load_engine,
     import_tensorrt,
 )
-from centerpose_core.export.tensorrt_cache import read_engine
-from centerpose_core.export.tensorrt_calibrator import StaleCalibrationError
-from centerpose_core.export.tensorrt_versions import UnsupportedTensorRTError
+from centerpose_core.export.tensorrt.cache import read_engine
+from centerpose_core.export.tensorrt.calibrator import StaleCalibrationError
+from centerpose_core.export.tensorrt.versions import UnsupportedTensorRTError
 
 SIZE = 128
 

@@ -9,7 +9,7 @@ import os
 import random
 from pathlib import Path
 
-LOOPBACK_PROFILE = Path(__file__).resolve().parent / "assets" / "fastdds_loopback.xml"
+LOOPBACK_PROFILE = Path(__file__).resolve().parents[1] / "assets" / "fastdds_loopback.xml"
 
 
 def pick_domain_id() -> int:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from centerpose_core.tracking import PoseTracker, TrackState
-from centerpose_ros.frame_step import FrameStep, ProcessedFrame
+from centerpose_ros.steps.frame_step import FrameStep, ProcessedFrame
 
 
 class TrackingStep(FrameStep):

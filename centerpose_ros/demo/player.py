@@ -1,6 +1,6 @@
 """Play a video file as a camera: sensor_msgs/Image (bgr8) at the video's frame rate.
 
-    python -m centerpose_ros.player VIDEO [--topic image] [--frame-id camera] [--rate HZ] [--loops N]
+    python -m centerpose_ros.demo.player VIDEO [--topic image] [--frame-id camera] [--rate HZ] [--loops N]
         [--depth-topic depth/image --info-topic depth/camera_info]
 
 Frames are stamped with the wall clock when sent, so a subscriber can measure end-to-end
@@ -32,8 +32,8 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from centerpose_core.geometry import PinholeIntrinsics
-from centerpose_ros.depth_conversion import depth_image_to_msg, intrinsics_to_camera_info
-from centerpose_ros.image_conversion import bgr_to_image_msg
+from centerpose_ros.conversions.depth import depth_image_to_msg, intrinsics_to_camera_info
+from centerpose_ros.conversions.image import bgr_to_image_msg
 
 DEPTH_FRAME_ID = "camera_depth_optical_frame"
 

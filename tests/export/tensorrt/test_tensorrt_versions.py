@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from centerpose_core.export.tensorrt_versions import (
+from centerpose_core.export.tensorrt.versions import (
     UnsupportedTensorRTError,
     check_supported,
     dcn_form_for,

@@ -3,7 +3,7 @@
 Inputs: `depth/image` (sensor_msgs/Image 16UC1 mm or 32FC1 m, aligned to the colour image; QoS
 reliability as `image_reliability`, keep-last 5) and `depth/camera_info` (best effort, which
 matches reliable and best-effort publishers alike). Each processed colour frame is paired with the
-depth frame of nearest stamp within `depth_sync_tolerance` (depth_sync.py); the depth history is a
+depth frame of nearest stamp within `depth_sync_tolerance` (steps/depth_sync.py); the depth history is a
 message_filters.Cache where message_filters is importable (a ROS install), else a small buffer of
 the same behaviour (`depth_sync`: auto | message_filters | builtin).
 
@@ -22,7 +22,7 @@ delays them.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from centerpose_msgs.msg import PersonPose3DArray
 from rclpy.clock import ClockType
@@ -34,18 +34,15 @@ from visualization_msgs.msg import MarkerArray
 
 from centerpose_core.geometry import PinholeIntrinsics, lift_persons
 from centerpose_ros import qos
-from centerpose_ros.depth_conversion import (
+from centerpose_ros.conversions.depth import (
     DepthConversionError,
     depth_image_from_msg,
     intrinsics_from_camera_info,
 )
-from centerpose_ros.depth_sync import NS_PER_S, Candidate, DepthPairing, NearestStampBuffer, stamp_to_ns
-from centerpose_ros.frame_step import FrameStep, ProcessedFrame
-from centerpose_ros.messages_3d import persons3d_to_markers, persons3d_to_msg
+from centerpose_ros.conversions.messages_3d import persons3d_to_markers, persons3d_to_msg
 from centerpose_ros.params import MAX_SYNC_TOLERANCE_S, NodeParameters, ParameterError
-
-if TYPE_CHECKING:
-    from centerpose_ros.pipeline import PosePipeline
+from centerpose_ros.steps.depth_sync import NS_PER_S, Candidate, DepthPairing, NearestStampBuffer, stamp_to_ns
+from centerpose_ros.steps.frame_step import FrameStep, ProcessedFrame, StepHost
 
 DEPTH_TOPIC, CAMERA_INFO_TOPIC = "depth/image", "depth/camera_info"
 DETECTIONS_3D_TOPIC, MARKERS_3D_TOPIC = "/pose/detections_3d", "/pose/markers_3d"
@@ -89,7 +86,7 @@ class _BufferDepthSource:
 
     description = "builtin nearest-stamp buffer"
 
-    def __init__(self, pipeline: PosePipeline, profile: QoSProfile, on_depth: Any) -> None:
+    def __init__(self, pipeline: StepHost, profile: QoSProfile, on_depth: Any) -> None:
         self._buffer = NearestStampBuffer(DEPTH_HISTORY)
         self._on_depth = on_depth
         node = pipeline.node
@@ -114,7 +111,7 @@ class _MessageFiltersDepthSource:
     description = "message_filters.Cache"
 
     def __init__(
-        self, message_filters: Any, pipeline: PosePipeline, profile: QoSProfile, on_depth: Any
+        self, message_filters: Any, pipeline: StepHost, profile: QoSProfile, on_depth: Any
     ) -> None:
         node = pipeline.node
         holder: dict[str, Any] = {}
@@ -147,7 +144,7 @@ class DepthStep(FrameStep):
 
     name = "depth"
 
-    def __init__(self, pipeline: PosePipeline, params: NodeParameters, message_filters: Any | None) -> None:
+    def __init__(self, pipeline: StepHost, params: NodeParameters, message_filters: Any | None) -> None:
         """message_filters: the module (from `load_message_filters`), or None for the builtin buffer."""
         self._pipeline = pipeline
         self._message_filters = message_filters
