@@ -82,3 +82,22 @@ def masks_to_image(
         )
         out[n] = warped > threshold
     return out
+
+
+def label_image(persons: Sequence, height: int, width: int) -> np.ndarray:
+    """(height, width) uint8: 0 background, 1 + i where person i's mask is (the ROS `/pose/masks`
+    encoding). Where masks overlap, the higher-scoring person wins (ties: the earlier index).
+
+    At most 255 persons are labelled (a ValueError beyond: uint8 values); persons without a mask
+    or with a mask of another size label nothing.
+    """
+    if len(persons) > 255:
+        raise ValueError(f"a mono8 label image holds at most 255 persons, got {len(persons)}")
+    labels = np.zeros((height, width), dtype=np.uint8)
+    # Paint the lowest score first so that higher scores overwrite it.
+    order = sorted(range(len(persons)), key=lambda i: (persons[i].score, -i))
+    for i in order:
+        mask = persons[i].mask
+        if mask is not None and mask.shape == (height, width):
+            labels[mask] = i + 1
+    return labels

@@ -51,6 +51,7 @@ class TorchBackend:
     def __init__(self, model: nn.Module, device: str | torch.device = "cpu") -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        self.has_masks = bool(getattr(model, "has_masks", False))
 
     @torch.inference_mode()
     def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:

@@ -83,6 +83,7 @@ class OnnxRuntimeBackend:
             device if device.startswith("cuda") and CUDA_PROVIDER in active else "cpu"
         )
         self.input_name = self.session.get_inputs()[0].name
+        self.has_masks = self.input.masks
 
     def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
         names = self.input.head_names

@@ -128,6 +128,7 @@ class OpenVinoBackend:
         if not self.path.is_file():
             raise FileNotFoundError(f"ONNX model not found: {self.path}")
         self.input = check_onnx_takes(self.path, input_size)
+        self.has_masks = self.input.masks
         self.precision = resolve_precision(precision)
         self.config: dict[str, object] = {
             "INFERENCE_PRECISION_HINT": _HINTS[self.precision],

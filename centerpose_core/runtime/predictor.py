@@ -72,6 +72,8 @@ class Predictor:
         top_k: number of person candidates decoded per image (CenterNet's K=100).
         mask_threshold: probability above which a pixel belongs to a person's mask (models with
             the mask branch; with the flip test masks come from the unflipped pass).
+        compute_masks (attribute, default True): False skips the masks stage of a mask model
+            (persons get `mask` None), e.g. while nobody consumes masks.
         backend_options: the backend's own options (e.g. `num_threads` for onnxruntime,
             `precision` for tensorrt); an option the backend does not take is a TypeError that
             names it and the valid ones.
@@ -100,6 +102,7 @@ class Predictor:
         self.flip_test = flip_test
         self.top_k = top_k
         self.mask_threshold = mask_threshold
+        self.compute_masks = True
         self.backend: Backend = make_backend(
             model,
             backend=backend,
@@ -157,6 +160,11 @@ class Predictor:
         return shape.long_side if shape.fit_aspect or shape.fixed_square else (shape.width, shape.height)
 
     @property
+    def has_masks(self) -> bool:
+        """Whether the model has the mask branch (its persons can carry masks)."""
+        return bool(getattr(self.backend, "has_masks", False))
+
+    @property
     def output_size(self) -> int:
         """Side of the square output map (a square input only; see `input_shape` otherwise)."""
         if self.input_shape.fixed_square is None:
@@ -201,7 +209,7 @@ class Predictor:
             t3 = time.perf_counter()
             persons = to_persons(decoded, metas, threshold=threshold, max_persons=max_persons)
             t4 = time.perf_counter()
-            if has_mask_maps(maps):
+            if self.compute_masks and has_mask_maps(maps):
                 group_images = [images[i] for i in indices]
                 persons = self._with_masks(persons, maps, decoded["inds"], metas, group_images)
                 timings["masks"] = timings.get("masks", 0.0) + (time.perf_counter() - t4) * 1e3

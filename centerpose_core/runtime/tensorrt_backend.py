@@ -75,6 +75,7 @@ class TensorRTBackend:
         self.input_name = inputs[0]
         # A mask model's engine also has seg_feat and seg (both, from its ONNX file).
         self.head_names = output_head_names(all(h in names for h in MASK_HEAD_NAMES))
+        self.has_masks = len(self.head_names) > len(HEAD_NAMES)
         side = tuple(self.engine.get_tensor_shape(self.input_name))[-1]
         if side != input_size:
             raise ValueError(f"{source}: engine input is {side}x{side}, but {input_size} was requested")

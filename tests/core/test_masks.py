@@ -107,3 +107,43 @@ def test_predictor_gives_masks_for_kept_persons_only(mask_predictor):
         assert np.array_equal(decoded.astype(bool), person.mask)
     assert "masks" in mask_predictor.last_timings
     assert any(p.mask.any() for p in persons) and not all(p.mask.all() for p in persons)
+
+
+def test_label_image_higher_score_wins_and_index_is_detection_order():
+    from centerpose_core.masks import label_image
+    from centerpose_core.types import Person
+
+    def person(score, rows, cols):
+        mask = np.zeros((4, 5), bool)
+        mask[rows, cols] = True
+        return Person(
+            score=score, bbox=np.zeros(4, np.float32), keypoints=np.zeros((17, 3), np.float32), mask=mask
+        )
+
+    persons = [
+        person(0.9, slice(0, 2), slice(0, 3)),
+        person(0.5, slice(1, 4), slice(2, 5)),
+        person(0.7, 3, 0),
+    ]
+    labels = label_image(persons, 4, 5)
+    expected = np.array(
+        [
+            [1, 1, 1, 0, 0],
+            [1, 1, 1, 2, 2],  # (1, 2) overlaps: person 0 (0.9) beats person 1 (0.5)
+            [0, 0, 2, 2, 2],
+            [3, 0, 2, 2, 2],
+        ],
+        np.uint8,
+    )
+    np.testing.assert_array_equal(labels, expected)
+
+
+def test_compute_masks_false_skips_the_stage(mask_predictor):
+    image = np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    mask_predictor.compute_masks = False
+    try:
+        persons = mask_predictor.predict(image, max_persons=2)
+    finally:
+        mask_predictor.compute_masks = True
+    assert all(p.mask is None for p in persons) and "masks" not in mask_predictor.last_timings
+    assert mask_predictor.has_masks
