@@ -80,7 +80,7 @@ def masks_to_image(
             borderMode=cv2.BORDER_CONSTANT,
             borderValue=0.0,
         )
-        out[n] = warped > threshold
+        np.greater(warped, threshold, out=out[n])
     return out
 
 
@@ -99,5 +99,5 @@ def label_image(persons: Sequence, height: int, width: int) -> np.ndarray:
     for i in order:
         mask = persons[i].mask
         if mask is not None and mask.shape == (height, width):
-            labels[mask] = i + 1
+            np.copyto(labels, np.uint8(i + 1), where=mask)
     return labels
