@@ -145,3 +145,20 @@ def _targets_with_masks() -> dict[str, np.ndarray]:
     targets = codec.encode(np.array([[6, 6, 26, 42]], np.float32), kps, trans)
     targets["seg"] = codec.encode_masks(targets, [mask], trans)
     return targets
+
+
+def test_targets_command_writes_the_seg_target(easy_set, tmp_path, capsys):
+    import json as json_module
+
+    from centerpose_core.cli import main as cli_main
+
+    ann, images = easy_set
+    out = tmp_path / "targets"
+    argv = ["targets", "--ann", str(ann), "--images", str(images), "--out", str(out)]
+    assert cli_main([*argv, "--input-size", "64", "--masks", "--draw"]) == 0
+    assert json_module.loads(capsys.readouterr().out)["images"] == 4
+    with np.load(out / "000001.npz") as npz:
+        seg = npz["seg"]
+    assert seg.shape == (32, 16, 16) and seg.dtype == np.uint8
+    assert set(np.unique(seg[0])) == {0, 1} and (seg[1:] == 255).all()
+    assert (out / "000001_seg.png").is_file()
