@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from centerpose_core.commands.common import build_predictor
     from centerpose_core.errors import UserError
     from centerpose_core.model.checkpoint import CheckpointError
-    from centerpose_core.train.evaluate import SUMMARY_STATS, evaluate_predictor
+    from centerpose_core.train.evaluate import SEGM_SUMMARY_STATS, SUMMARY_STATS, evaluate_predictor
 
     for label, path, want_dir in (
         ("--model", args.model, False),
@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     except CheckpointError as exc:
         raise UserError(str(exc)) from None
     result = {k: round(stats[k], 6) for k in SUMMARY_STATS}
-    result.update({f"segm_{k}": round(stats[f"segm_{k}"], 6) for k in SUMMARY_STATS if f"segm_{k}" in stats})
+    segm = {f"segm_{k}": stats[f"segm_{k}"] for k in SEGM_SUMMARY_STATS if f"segm_{k}" in stats}
+    result.update({k: round(v, 6) for k, v in segm.items()})
     result.update(
         {
             "images": int(stats["images"]),

@@ -23,6 +23,9 @@ from centerpose_core.types import Person
 # prints and the trainer logs.
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 SUMMARY_STATS = STAT_NAMES[:6]
+# COCOeval's segm summary (12 values: no AR50/AR75, small objects and 1/10/100 detections).
+SEGM_STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+SEGM_SUMMARY_STATS = SEGM_STAT_NAMES[:6] + ("AR100",)
 
 
 def persons_to_coco(image_id: int, persons: list[Person], category_id: int = 1) -> list[dict[str, Any]]:
@@ -70,8 +73,9 @@ def coco_keypoint_stats(
     """
     from pycocotools.cocoeval import COCOeval
 
+    names = SEGM_STAT_NAMES if iou_type == "segm" else STAT_NAMES
     if not results:
-        return {name: 0.0 for name in STAT_NAMES}
+        return {name: 0.0 for name in names}
     with contextlib.redirect_stdout(io.StringIO()):
         coco_dt = coco_gt.loadRes(results)
         evaluator = COCOeval(coco_gt, coco_dt, iouType=iou_type)
@@ -80,7 +84,7 @@ def coco_keypoint_stats(
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
-    return {name: float(value) for name, value in zip(STAT_NAMES, evaluator.stats)}
+    return {name: float(value) for name, value in zip(names, evaluator.stats)}
 
 
 def has_segmentation(coco) -> bool:

@@ -299,7 +299,7 @@ class Trainer:
         """COCO keypoint AP on the val set (rank 0 runs it, the others wait)."""
         stats: dict[str, float] = {}
         if self.info.is_main:
-            from centerpose_core.train.evaluate import SUMMARY_STATS, evaluate_model
+            from centerpose_core.train.evaluate import SEGM_SUMMARY_STATS, SUMMARY_STATS, evaluate_model
 
             stats = evaluate_model(
                 self.model,
@@ -312,7 +312,7 @@ class Trainer:
             )
             self.model.train()
             if self.writer is not None:
-                for name in SUMMARY_STATS + tuple(f"segm_{n}" for n in SUMMARY_STATS):
+                for name in SUMMARY_STATS + tuple(f"segm_{n}" for n in SEGM_SUMMARY_STATS):
                     if name in stats:
                         self.writer.add_scalar(f"val/{name}", stats[name], epoch)
         self._barrier()

@@ -162,3 +162,18 @@ def test_targets_command_writes_the_seg_target(easy_set, tmp_path, capsys):
     assert seg.shape == (32, 16, 16) and seg.dtype == np.uint8
     assert set(np.unique(seg[0])) == {0, 1} and (seg[1:] == 255).all()
     assert (out / "000001_seg.png").is_file()
+
+
+def test_ground_truth_masks_score_segm_ap_one(easy_set):
+    from centerpose_core.data.dataset import load_coco
+    from centerpose_core.train.evaluate import coco_keypoint_stats
+
+    ann, _ = easy_set
+    coco = load_coco(ann)
+    results = [
+        {"image_id": a["image_id"], "category_id": 1, "segmentation": a["segmentation"], "score": 1.0}
+        for a in coco.dataset["annotations"]
+    ]
+    stats = coco_keypoint_stats(coco, results, iou_type="segm")
+    assert stats["AP"] == pytest.approx(1.0) and stats["AR100"] == pytest.approx(1.0)
+    assert set(stats) >= {"APs", "APm", "APl", "AR1", "AR10"}  # COCOeval's segm summary, named as such
