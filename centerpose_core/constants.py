@@ -69,6 +69,25 @@ HEADS: dict[str, int] = {
 }
 HEAD_NAMES: tuple[str, ...] = tuple(HEADS)
 
+# The seed repo's optional mask branch (tensorboy/centerpose `WholeBodyHead`): `seg_feat` holds
+# 48 mask features per output pixel, `seg` at each person center the weights of one 3x3
+# convolution 48 -> 1 (48 x 3 x 3 = 432) that turns those features into that person's mask logits.
+MASK_FEATURES = 48
+MASK_KERNEL = 3
+MASK_HEADS: dict[str, int] = {
+    "seg_feat": MASK_FEATURES,
+    "seg": MASK_FEATURES * MASK_KERNEL * MASK_KERNEL,
+}
+MASK_HEAD_NAMES: tuple[str, ...] = tuple(MASK_HEADS)
+ALL_HEADS: dict[str, int] = {**HEADS, **MASK_HEADS}
+
+
+def output_head_names(masks: bool) -> tuple[str, ...]:
+    """The network's outputs in order (the ONNX output names): the six heads, then the two mask
+    heads for a model with masks."""
+    return HEAD_NAMES + (MASK_HEAD_NAMES if masks else ())
+DEFAULT_MASK_THRESHOLD = 0.5
+
 DOWN_RATIO = 4
 DEFAULT_INPUT_SIZE = 512
 DEFAULT_TOP_K = 100

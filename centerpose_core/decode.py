@@ -57,10 +57,12 @@ def decode_multi_pose(maps: dict[str, torch.Tensor], k: int = 100) -> dict[str, 
     """Top-k person candidates from activated head maps, in output-map pixels.
 
     Returns, sorted by score (highest first): `boxes` (B, K, 4) x1 y1 x2 y2, `scores` (B, K),
-    `keypoints` (B, K, J, 2) x y, `keypoint_scores` (B, K, J). Each keypoint is regressed from
-    its person center, then snapped to the nearest joint-heatmap peak when that peak scores
-    above 0.1, lies inside the person box and is closer than 0.3 x the box's longer side; its
-    score is that peak's score, or 0 where the regressed location was kept.
+    `keypoints` (B, K, J, 2) x y, `keypoint_scores` (B, K, J), `inds` (B, K) the flat index
+    y * W + x of each integer center peak (where the mask branch reads its kernel).
+    Each keypoint is regressed from its person center, then snapped to the nearest joint-heatmap
+    peak when that peak scores above 0.1, lies inside the person box and is closer than 0.3 x
+    the box's longer side; its score is that peak's score, or 0 where the regressed location
+    was kept.
     """
     hm, wh, hps = maps["hm"], maps["wh"], maps["hps"]
     reg, hm_hp, hp_offset = maps["reg"], maps["hm_hp"], maps["hp_offset"]
@@ -113,4 +115,5 @@ def decode_multi_pose(maps: dict[str, torch.Tensor], k: int = 100) -> dict[str, 
         "scores": scores,
         "keypoints": final.permute(0, 2, 1, 3),
         "keypoint_scores": kp_scores.permute(0, 2, 1),
+        "inds": inds,
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from centerpose_core.constants import NUM_KEYPOINTS
+from centerpose_core.constants import MASK_HEAD_NAMES, NUM_KEYPOINTS
 
 # Left/right pairs swapped by a horizontal flip (COCO order), as CenterNet's `flip_idx`.
 FLIP_PAIRS: tuple[tuple[int, int], ...] = (
@@ -59,6 +59,9 @@ def merge_flip(outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     As the original: `hm`, `wh`, `hps` and `hm_hp` are averaged with their mirrored twins
     (left/right joint channels swapped, x offsets negated for `hps`); `reg` and `hp_offset` come
     from the unmirrored pass only. Expects `hm`/`hm_hp` already passed through the sigmoid.
+    The mask heads (`seg_feat`, `seg`), when present, come from the unmirrored pass only too: a
+    mirrored dynamic kernel would need its 3x3 taps mirrored and its features re-paired, and the
+    seed repo defines no flip rule for them.
     """
     n = outputs["hm"].shape[0] // 2
     perm = list(FLIP_PERMUTATION)
@@ -76,4 +79,7 @@ def merge_flip(outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     ).view(1, 1, 2, 1, 1)
     merged["hps"] = (outputs["hps"][:n] + hps_flipped.reshape(b, 2 * NUM_KEYPOINTS, h, w)) / 2
     merged["hm_hp"] = (outputs["hm_hp"][:n] + outputs["hm_hp"][n:].flip(3)[:, perm]) / 2
+    for name in MASK_HEAD_NAMES:
+        if name in outputs:
+            merged[name] = outputs[name][:n]
     return merged

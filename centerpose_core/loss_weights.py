@@ -20,3 +20,6 @@ class LossWeights:
     )
     hp: float = field(default=1.0, metadata={"help": "keypoint-from-center L1"})
     hm_hp: float = field(default=1.0, metadata={"help": "joint heatmap focal loss"})
+    seg: float = field(
+        default=1.0, metadata={"help": "mask Lovász hinge (mask models only; the seed adds it unweighted)"}
+    )

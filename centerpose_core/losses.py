@@ -4,6 +4,9 @@ Terms: CornerNet focal loss on the center (`hm`) and joint (`hm_hp`) heatmaps, L
 offsets (`hps`, normalised by the number of labelled coordinates), L1 on box size (`wh`), center
 offset (`reg`) and joint offset (`hp_offset`), each normalised by its mask. Heads come in as raw
 logits; the heatmaps go through the original's clamped sigmoid.
+
+A mask model (the seed repo's whole-body branch) adds a seventh term, `seg_loss` (`seg_loss`
+below, the seed's `SegLoss2`), weighted by `LossWeights.seg`; it is 0 for the six-head model.
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from centerpose_core.constants import MASK_FEATURES, MASK_KERNEL
+from centerpose_core.data.masks import MASK_IGNORE
 from centerpose_core.decode import gather_feat
 from centerpose_core.loss_weights import LossWeights
+from centerpose_core.lovasz import symmetric_lovasz_hinge
 
 # The original clamps the heatmap sigmoid so log() stays finite.
 SIGMOID_EPS = 1e-4
@@ -67,7 +73,27 @@ def reg_weighted_l1_loss(
     return loss / (mask.sum() + 1e-4)
 
 
-LOSS_TERMS = ("hm_loss", "wh_loss", "off_loss", "hp_loss", "hm_hp_loss", "hp_offset_loss")
+def seg_loss(
+    seg: torch.Tensor, seg_feat: torch.Tensor, ind: torch.Tensor, target: torch.Tensor
+) -> torch.Tensor:
+    """The seed's SegLoss2: every slot's 3x3 kernel (the 432 `seg` values at its `ind`) over its
+    own image's `seg_feat` as one grouped convolution (padding 1), then the symmetric Lovász hinge
+    over all pixels of the batch whose target is not 255.
+
+    seg (B, 432, H, W), seg_feat (B, 48, H, W), ind (B, M), target (B, M, H, W) uint8 0/1/255.
+    """
+    batch, channels, height, width = seg_feat.shape
+    kernels = _gather(seg, ind).float().reshape(-1, MASK_FEATURES, MASK_KERNEL, MASK_KERNEL)
+    logits = F.conv2d(
+        seg_feat.float().reshape(1, batch * channels, height, width),
+        kernels,
+        padding=MASK_KERNEL // 2,
+        groups=batch,
+    ).reshape(batch, -1, height, width)
+    return symmetric_lovasz_hinge(logits, target, ignore=MASK_IGNORE)
+
+
+LOSS_TERMS = ("hm_loss", "wh_loss", "off_loss", "hp_loss", "hm_hp_loss", "hp_offset_loss", "seg_loss")
 
 
 class MultiPoseLoss(nn.Module):
@@ -77,7 +103,8 @@ class MultiPoseLoss(nn.Module):
     weighting `hp_offset`, hp 1, hm_hp 1). `forward(outputs, batch)` takes the model's raw head
     logits and a batch of targets (names as `PoseTargetCodec`, with a batch dimension) and returns
     `(total, terms)` with `terms` named as `LOSS_TERMS` (terms whose weight is 0 are reported as 0
-    and not computed, as the original skips them).
+    and not computed, as the original skips them). `seg_loss` is computed when the outputs have
+    the mask heads and the batch a `seg` target (else reported as 0).
     """
 
     def __init__(self, weights: LossWeights | None = None) -> None:
@@ -103,6 +130,9 @@ class MultiPoseLoss(nn.Module):
         hm_hp_loss = zero
         if weights.hm_hp > 0:
             hm_hp_loss = focal_loss(clamped_sigmoid(outputs["hm_hp"].float()), batch["hm_hp"])
+        mask_loss = zero
+        if weights.seg > 0 and "seg" in outputs and "seg_feat" in outputs and "seg" in batch:
+            mask_loss = seg_loss(outputs["seg"], outputs["seg_feat"], batch["ind"], batch["seg"])
         total = (
             weights.hm * hm_loss
             + weights.wh * wh_loss
@@ -110,6 +140,7 @@ class MultiPoseLoss(nn.Module):
             + weights.hp * hp_loss
             + weights.hm_hp * hm_hp_loss
             + weights.offset * hp_offset_loss
+            + weights.seg * mask_loss
         )
         terms = {
             "hm_loss": hm_loss,
@@ -118,5 +149,6 @@ class MultiPoseLoss(nn.Module):
             "hp_loss": hp_loss,
             "hm_hp_loss": hm_hp_loss,
             "hp_offset_loss": hp_offset_loss,
+            "seg_loss": mask_loss,
         }
         return total, terms

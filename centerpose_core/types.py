@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,12 +19,15 @@ class Person:
     score: the person-center heatmap peak in [0, 1].
     id: track id from `centerpose_core.tracking`; -1 when not tracked or the track is not yet
         confirmed (as `PersonPose.id`).
+    mask: (h, w) bool instance mask in source-image pixels when the model has the mask branch,
+        else None.
     """
 
     score: float
     bbox: np.ndarray
     keypoints: np.ndarray
     id: int = -1
+    mask: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_json(self, with_id: bool = False) -> dict[str, Any]:
         """The `persons` entry of DESIGN.md's predict JSON; `with_id` adds `"id"` (tracking output)."""
@@ -34,4 +37,14 @@ class Person:
             score=float(self.score),
             keypoints=[[float(x), float(y), float(s)] for x, y, s in self.keypoints],
         )
+        if self.mask is not None:
+            entry["segmentation"] = mask_to_rle(self.mask)
         return entry
+
+
+def mask_to_rle(mask: np.ndarray) -> dict[str, Any]:
+    """COCO RLE of a bool (h, w) mask (`pycocotools.mask.encode`), counts as a str (JSON-ready)."""
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}

@@ -1,4 +1,4 @@
-"""Drawing persons (box, score, COCO skeleton) onto BGR images."""
+"""Drawing persons (mask, box, score, COCO skeleton) onto BGR images."""
 
 from __future__ import annotations
 
@@ -45,8 +45,10 @@ def draw_persons(
     Joints whose score is at or below `keypoint_threshold` and the edges touching them are
     skipped (with the default 0, only keypoints snapped to a joint-heatmap peak are drawn).
     `colour_by_id` draws each person in its track id's colour (`id_colour`), labelled `#id`.
+    Persons with a mask get it blended in first (`draw_masks`).
     """
     canvas = image_bgr.copy() if copy else image_bgr
+    draw_masks(canvas, persons, colour_by_id=colour_by_id)
     thickness = max(1, round(max(canvas.shape[:2]) / 400))
     for person in persons:
         box_colour = id_colour(person.id) if colour_by_id else (0, 255, 255)
@@ -75,4 +77,20 @@ def draw_persons(
         for j in np.flatnonzero(visible):
             center = (int(round(float(kps[j, 0]))), int(round(float(kps[j, 1]))))
             cv2.circle(canvas, center, thickness + 2, _side(int(j)), -1, cv2.LINE_AA)
+    return canvas
+
+
+MASK_ALPHA = 0.45
+
+
+def draw_masks(canvas: np.ndarray, persons: Sequence[Person], colour_by_id: bool = False) -> np.ndarray:
+    """Blend each person's mask into `canvas` in place, one colour per person (its track id's with
+    `colour_by_id`, else its rank's); the higher-scoring person is drawn last, so it wins overlaps."""
+    for rank in reversed(range(len(persons))):
+        person = persons[rank]
+        if person.mask is None or person.mask.shape != canvas.shape[:2]:
+            continue
+        colour = np.array(id_colour(person.id if colour_by_id else rank), dtype=np.float32)
+        pixels = canvas[person.mask].astype(np.float32)
+        canvas[person.mask] = (pixels * (1 - MASK_ALPHA) + colour * MASK_ALPHA).astype(np.uint8)
     return canvas

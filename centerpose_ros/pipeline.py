@@ -2,7 +2,9 @@
 
 Threading: subscription callbacks only put the newest frame into a one-slot mailbox; one worker
 thread converts it, runs the Predictor, then hands the result to an ordered list of steps
-(`FrameStep`, in steps/): tracking (ids), /pose/detections, markers, the annotated image, and with
+(`FrameStep`, in steps/): tracking (ids), /pose/detections, markers, the annotated image, /pose/masks
+for a model with the mask branch (masks are computed only for frames whose masks someone consumes:
+a /pose/masks subscriber or the annotated image), and with
 `use_depth` the 3D step last (so it never delays the 2D outputs). Each step's time is measured per frame
 (/diagnostics `step_<name>_p50_ms`, and the debug log line per frame).
 The executor therefore never blocks on inference, older frames are dropped (and counted), and
@@ -44,9 +46,11 @@ from centerpose_ros.steps.outputs import (
     ANNOTATED_TOPIC,
     DETECTIONS_TOPIC,
     MARKERS_TOPIC,
+    MASKS_TOPIC,
     AnnotatedOutput,
     DetectionsOutput,
     MarkersOutput,
+    MasksOutput,
 )
 from centerpose_ros.steps.tracking import TrackingStep
 
@@ -117,6 +121,12 @@ class PosePipeline:
             MarkersOutput(self.create_output(MarkerArray, MARKERS_TOPIC, qos.MARKERS_QOS), self.stats),
             AnnotatedOutput(self.create_output(Image, ANNOTATED_TOPIC, qos.ANNOTATED_QOS), self.stats),
         ]
+        # Outputs that consume the persons' masks: the predictor computes masks only when one wants them.
+        self._mask_consumers: list[Any] = [self.steps[-1]]
+        if predictor.has_masks:
+            masks = MasksOutput(self.create_output(Image, MASKS_TOPIC, qos.MASKS_QOS), self.stats)
+            self.steps.append(masks)
+            self._mask_consumers.append(masks)
         self.depth = DepthStep(self, params, message_filters) if params.use_depth else None
         if self.depth is not None:
             self.steps.append(self.depth)
@@ -332,6 +342,7 @@ class PosePipeline:
             "latency_last_minute_p50_ms": _fmt(snap.latency_last_window_p50_ms),
             "latency_trend_percent": _fmt(snap.latency_trend_percent),
             "annotated_images_published": str(snap.annotated),
+            "masks_published": str(snap.masks),
             "marker_arrays_published": str(snap.markers),
         }
         for name, (p50, p95) in snap.step_ms.items():
@@ -378,6 +389,7 @@ class PosePipeline:
             stamp, frame_id = frame.msg.header.stamp, frame.msg.header.frame_id
             self._log.debug(f"frame {stamp.sec}.{stamp.nanosec:09d} '{frame_id}': processing")
         image = compressed_to_bgr(frame.msg) if frame.compressed else image_to_bgr(frame.msg)
+        predictor.compute_masks = any(step.wanted(params) for step in self._mask_consumers)
         converted = time.monotonic()
         persons = predictor.predict(image, threshold=params.score_threshold, max_persons=params.max_persons)
         predicted = time.monotonic()

@@ -32,6 +32,7 @@ ANNOTATED_QOS = QoSProfile(
     durability=DurabilityPolicy.VOLATILE,
 )
 MARKERS_QOS = DETECTIONS_QOS
+MASKS_QOS = ANNOTATED_QOS  # an image per frame: keep-last 1, reliable
 DIAGNOSTICS_QOS = DETECTIONS_QOS
 
 

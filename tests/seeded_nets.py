@@ -30,6 +30,9 @@ HEAD_SPREAD = {
     "hm_hp": (1.5, -2.0),
     "hp_offset": (0.3, 0.5),
 }
+# The mask heads (a mask model): features of unit spread; kernels such that a person's mask
+# logits (432 products summed) spread over a few units, so masks have both sides of 0.5.
+MASK_HEAD_SPREAD = {"seg_feat": (1.0, 0.0), "seg": (0.15, 0.0)}
 
 
 def center_square(image: np.ndarray) -> np.ndarray:
@@ -69,14 +72,14 @@ def calibration_scenes(seed: int = 0) -> np.ndarray:
     return np.stack([preprocess(image, CALIBRATION_SIZE)[0] for image in images])
 
 
-def seeded_pose_net(seed: int = 0) -> torch.nn.Module:
+def seeded_pose_net(seed: int = 0, masks: bool = False) -> torch.nn.Module:
     """Seeded weights with healthy activations, real deformations and spread head outputs.
 
     BatchNorm statistics are measured on `calibration_scenes` and the last conv of each head is
     scaled to `HEAD_SPREAD`; deformable-conv offsets are a few pixels.
     """
     torch.manual_seed(seed)
-    net = build_pose_net()
+    net = build_pose_net(masks=masks)
     scenes = torch.from_numpy(calibration_scenes(seed))
     with torch.no_grad():
         for module in net.modules():
@@ -95,7 +98,7 @@ def seeded_pose_net(seed: int = 0) -> torch.nn.Module:
                 # float rounding into signal (an ill-conditioned net where fp32 != fp64 by 0.1).
                 module.running_var.fill_(float(module.running_var.mean()))
         probe = net(scenes)
-        for head, (spread, bias) in HEAD_SPREAD.items():
+        for head, (spread, bias) in {**HEAD_SPREAD, **(MASK_HEAD_SPREAD if masks else {})}.items():
             last = getattr(net, head)[2]
             gain = spread / max(float(probe[head].std()), 1e-12)
             mean_without_bias = probe[head].mean(dim=(0, 2, 3)) - last.bias

@@ -100,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue a run: model, optimizer, schedule, scaler, epoch, best AP "
         "(default: <out>/model_last.pth)",
     )
+    run.add_argument(
+        "--masks",
+        type=_bool,
+        nargs="?",
+        const=True,
+        help="also train the mask branch (seg_feat, seg) from the annotations' segmentation (default false)",
+    )
     run.add_argument("--val-every", type=int, help=f"validate every N epochs (default {_DEFAULTS.val_every})")
     run.add_argument("--flip-test", type=_bool, help="validate with flip test (default false)")
     run.add_argument("--log-every", type=int, help="TensorBoard scalars every N steps (default 10)")

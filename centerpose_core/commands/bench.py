@@ -15,6 +15,8 @@ from pathlib import Path
 from centerpose_core.commands.common import add_model_arguments, build_predictor, check_model_arguments
 
 STAGES = ("preprocess", "forward", "decode", "postprocess", "total")
+# A mask model adds this stage (the kept persons' dynamic convolutions and their inverse warps).
+MASK_STAGE = "masks"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,16 +30,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="every backend x precision row of the auto rule for this machine (JSON line each): "
         "ms where it runs, why not where it does not, AP cost, and the one auto picks",
     )
+    parser.add_argument(
+        "--max-persons",
+        type=int,
+        default=None,
+        help="keep this many persons (default: all K=100 candidates); a mask model computes their masks",
+    )
+    parser.add_argument(
+        "--masks",
+        action="store_true",
+        help="with --random-weights: a model with the mask branch (adds the `masks` stage)",
+    )
     parser.add_argument("image", type=Path, metavar="IMAGE")
 
 
-def _medians(predictor, image, runs: int, warmup: int) -> dict[str, float]:
-    for _ in range(warmup):
-        predictor.predict(image)
-    samples: dict[str, list[float]] = {stage: [] for stage in STAGES}
-    for _ in range(runs):
-        predictor.predict(image)
-        for stage in STAGES:
+def _medians(predictor, image, args: argparse.Namespace) -> dict[str, float]:
+    """Median ms per stage over `args.runs` after `args.warmup` (a mask model adds `masks`)."""
+    for _ in range(args.warmup):
+        predictor.predict(image, max_persons=args.max_persons)
+    stages = STAGES + ((MASK_STAGE,) if MASK_STAGE in predictor.last_timings else ())
+    samples: dict[str, list[float]] = {stage: [] for stage in stages}
+    for _ in range(args.runs):
+        predictor.predict(image, max_persons=args.max_persons)
+        for stage in stages:
             samples[stage].append(predictor.last_timings[stage])
     return {stage: round(statistics.median(values), 3) for stage, values in samples.items()}
 
@@ -50,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
     check_model_arguments(args)
     if args.runs <= 0:
         raise ValueError(f"--runs must be positive, got {args.runs}")
+    if args.max_persons is not None and args.max_persons <= 0:
+        raise ValueError(f"--max-persons must be positive, got {args.max_persons}")
+    if args.masks and not args.random_weights:
+        raise ValueError("--masks goes with --random-weights (a checkpoint says itself whether it has masks)")
     if args.threads:
         torch.set_num_threads(args.threads)
     image = read_image(args.image)
@@ -61,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         "precision": predictor.precision,
         "size": args.input_size,
         "runs": args.runs,
-        "ms": _medians(predictor, image, args.runs, args.warmup),
+        "ms": _medians(predictor, image, args),
     }
     print(json.dumps(report))
     return 0
@@ -102,7 +121,7 @@ def _run_all(args: argparse.Namespace, image) -> int:
             try:
                 args.backend, args.precision = rule.backend, rule.precision
                 predictor = build_predictor(args)
-                row["ms"] = _medians(predictor, image, args.runs, args.warmup)
+                row["ms"] = _medians(predictor, image, args)
             except (ValueError, RuntimeError, ImportError, OSError) as exc:
                 row["error"] = str(exc)
         else:

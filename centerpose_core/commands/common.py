@@ -77,7 +77,7 @@ def build_predictor(args: argparse.Namespace, **options) -> Predictor:
     if getattr(args, "random_weights", False):
         from centerpose_core.model.random_weights import build_random_model
 
-        model = build_random_model(seed=0)
+        model = build_random_model(seed=0, masks=bool(getattr(args, "masks", False)))
     return Predictor(
         model,
         backend=args.backend,

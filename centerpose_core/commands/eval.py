@@ -11,7 +11,8 @@ from centerpose_core.commands.common import add_model_arguments
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Run the model over every image of a COCO keypoint set (the same decode as predict) and "
-        "score it with pycocotools COCOeval(iouType='keypoints'). Prints one JSON object."
+        "score it with pycocotools COCOeval(iouType='keypoints'); a model with masks is also scored "
+        "with iouType='segm' (segm_AP, ...). Prints one JSON object."
     )
     add_model_arguments(parser)
     parser.add_argument("--ann", required=True, help="COCO keypoint annotation json")
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from centerpose_core.commands.common import build_predictor
     from centerpose_core.errors import UserError
     from centerpose_core.model.checkpoint import CheckpointError
-    from centerpose_core.train.evaluate import SUMMARY_STATS, evaluate_predictor
+    from centerpose_core.train.evaluate import SEGM_SUMMARY_STATS, SUMMARY_STATS, evaluate_predictor
 
     for label, path, want_dir in (
         ("--model", args.model, False),
@@ -43,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     except CheckpointError as exc:
         raise UserError(str(exc)) from None
     result = {k: round(stats[k], 6) for k in SUMMARY_STATS}
+    segm = {f"segm_{k}": stats[f"segm_{k}"] for k in SEGM_SUMMARY_STATS if f"segm_{k}" in stats}
+    result.update({k: round(v, 6) for k, v in segm.items()})
     result.update(
         {
             "images": int(stats["images"]),

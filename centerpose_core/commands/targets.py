@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "For each image of a COCO keypoint set, with validation behaviour (no augmentation), "
         "write <image stem>.npz holding `input` and the targets under CenterNet's names "
-        f"({', '.join(TARGET_NAMES)})."
+        f"({', '.join(TARGET_NAMES)}); with --masks also `seg` (the mask branch's target)."
     )
     parser.add_argument("--ann", required=True, help="COCO keypoint annotation json")
     parser.add_argument("--images", required=True, help="folder of the images named in the json")
@@ -25,6 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-size", type=int, default=512, help="network input side (default 512)")
     parser.add_argument(
         "--draw", action="store_true", help="also write <stem>_hm.png and <stem>_hm_hp.png overlays"
+    )
+    parser.add_argument(
+        "--masks",
+        action="store_true",
+        help="also the mask target `seg` (32, H', W'; 255 = ignored slot) from the annotations' "
+        "segmentation; with --draw, <stem>_seg.png",
     )
 
 
@@ -52,7 +58,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--ann {args.ann}: file not found")
     if not Path(args.images).is_dir():
         raise UserError(f"--images {args.images}: folder not found")
-    dataset = CocoKeypointDataset(args.ann, args.images, input_size=args.input_size, train=False)
+    dataset = CocoKeypointDataset(
+        args.ann, args.images, input_size=args.input_size, train=False, masks=args.masks
+    )
+    keys = NPZ_KEYS + (("seg",) if args.masks else ())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -60,10 +69,13 @@ def run(args: argparse.Namespace) -> int:
         sample = dataset[index]
         stem = Path(record.file_name).stem
         path = out / f"{stem}.npz"
-        np.savez_compressed(path, **{k: sample[k] for k in NPZ_KEYS})
+        np.savez_compressed(path, **{k: sample[k] for k in keys})
         written.append(str(path))
         if args.draw:
             cv2.imwrite(str(out / f"{stem}_hm.png"), overlay(sample["input"], sample["hm"][0]))
             cv2.imwrite(str(out / f"{stem}_hm_hp.png"), overlay(sample["input"], sample["hm_hp"].max(axis=0)))
+            if args.masks:
+                union = (sample["seg"] == 1).any(axis=0).astype(np.float32)
+                cv2.imwrite(str(out / f"{stem}_seg.png"), overlay(sample["input"], union))
     print(json.dumps({"images": len(written), "out": str(out)}))
     return 0

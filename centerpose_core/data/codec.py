@@ -19,6 +19,7 @@ output-map pixels.
 | hp_offset | (32 J, 2) | keypoint minus integer keypoint |
 | hp_ind | (32 J,) int64 | flat index of the integer keypoint |
 | hp_mask | (32 J,) int64 | as hps_mask, one entry per (person, joint) |
+| seg | (32, S, S) uint8 | mask models only (`encode_masks`): the person's mask on the map, 255 = ignore |
 
 Quirks kept from the original: the box is rounded *up* before the radius is computed and the
 radius truncated (`target_radius`); centers and joints are truncated, not rounded, to pixels; a
@@ -41,6 +42,7 @@ import numpy as np
 from centerpose_core.affine import apply_affine
 from centerpose_core.constants import NUM_KEYPOINTS
 from centerpose_core.data.heatmap import draw_umich_gaussian, target_radius
+from centerpose_core.data.masks import MASK_IGNORE, warp_mask
 
 MAX_OBJECTS = 32
 TARGET_NAMES = (
@@ -173,6 +175,27 @@ class PoseTargetCodec:
             targets["hp_ind"][flat] = point_int[1] * s + point_int[0]
             targets["hp_mask"][flat] = 1
             draw_umich_gaussian(targets["hm_hp"][j], point_int, radius)
+
+    def encode_masks(
+        self,
+        targets: dict[str, np.ndarray],
+        masks: list[np.ndarray | None],
+        trans_output: np.ndarray,
+    ) -> np.ndarray:
+        """The `seg` target (max_objects, S, S) uint8 of the persons `encode` wrote into `targets`.
+
+        `masks[n]` is person n's 0/1 mask in source pixels (already flipped with the image), or
+        None without a segmentation. A slot is supervised (0/1, the mask warped with the output
+        affine, bilinear, binarised at 0.5) only where `reg_mask` is 1; every other slot (no
+        person, no segmentation, a crowd region or a person without keypoints, a rotated sample:
+        the slots without box supervision) is 255, ignored by the loss.
+        """
+        s = self.output_size
+        seg = np.full((self.max_objects, s, s), MASK_IGNORE, dtype=np.uint8)
+        for slot in range(min(len(masks), self.max_objects)):
+            if targets["reg_mask"][slot] and masks[slot] is not None:
+                seg[slot] = warp_mask(masks[slot], trans_output, s)
+        return seg
 
     def persons_from_targets(self, targets: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The persons `encode` wrote into `targets`, in output-map pixels (a check of the encoding).

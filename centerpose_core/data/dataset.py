@@ -8,6 +8,10 @@ As the original (`datasets/sample/multi_pose.py` reads every annotation of the i
 annotations (`iscrowd` 1, no labelled keypoints) are encoded too: they take a person slot and get
 a center peak but no box/keypoint supervision (`reg_mask` 0); training keeps every image that has
 any person annotation, crowd or not.
+
+With `masks=True` (the seed's whole-body branch) each sample also gets the `seg` target
+(`PoseTargetCodec.encode_masks`) from the annotations' `segmentation` (polygons or RLE); an
+annotation without one trains with its mask slot ignored.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -28,6 +33,7 @@ from centerpose_core.affine import get_affine_transform, image_center_scale, nor
 from centerpose_core.constants import DOWN_RATIO, NUM_KEYPOINTS
 from centerpose_core.data.augment import AugmentConfig, Geometry, color_augment, sample_geometry
 from centerpose_core.data.codec import MAX_OBJECTS, PoseTargetCodec
+from centerpose_core.data.masks import annotation_mask
 from centerpose_core.flip import mirror_annotations
 from centerpose_core.image_io import read_image
 
@@ -39,6 +45,7 @@ class PersonAnnotation:
     ann_id: int
     box: np.ndarray  # (4,) float32 x1 y1 x2 y2, source pixels
     keypoints: np.ndarray  # (17, 3) float32 x y v
+    segmentation: Any = None  # COCO polygons or RLE as in the json; None / [] when absent
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,10 @@ def parse_person(ann: dict, ann_file: Path) -> PersonAnnotation:
             bbox,
         )
     return PersonAnnotation(
-        ann_id=int(ann_id), box=np.array([x, y, x + w, y + h], dtype=np.float32), keypoints=points
+        ann_id=int(ann_id),
+        box=np.array([x, y, x + w, y + h], dtype=np.float32),
+        keypoints=points,
+        segmentation=ann.get("segmentation"),
     )
 
 
@@ -142,6 +152,7 @@ class CocoKeypointDataset(Dataset):
         max_objects: as `PoseTargetCodec`.
         repeat: iterate the images this many times per epoch (tiny datasets: fewer epoch-end
             checkpoints/validations per optimiser step); each repetition draws its own augmentation.
+        masks: also produce the `seg` mask target (training the mask branch).
 
     Items are dicts of numpy arrays: `input` and the targets under the original's names, plus
     `image_id` (int64), `center` (2,) and `scale` () of the warp (for mapping predictions back).
@@ -158,6 +169,7 @@ class CocoKeypointDataset(Dataset):
         seed: int = 0,
         max_objects: int = MAX_OBJECTS,
         repeat: int = 1,
+        masks: bool = False,
     ) -> None:
         if repeat <= 0:
             raise ValueError(f"repeat must be positive, got {repeat}")
@@ -174,6 +186,7 @@ class CocoKeypointDataset(Dataset):
         self.seed = seed
         self.epoch = 0
         self.repeat = repeat
+        self.masks = masks
         self.codec = PoseTargetCodec(output_size=self.output_size, max_objects=max_objects)
         self.coco = load_coco(self.ann_file)
         self.records = self._index(self.coco)
@@ -229,18 +242,35 @@ class CocoKeypointDataset(Dataset):
 
         boxes, keypoints = self.person_arrays(record, width, geometry.flipped)
         out = self.output_size
+        trans_output = get_affine_transform(c, s, 0, (out, out))
         targets = self.codec.encode(
             boxes,
             keypoints,
-            trans_output=get_affine_transform(c, s, 0, (out, out)),
+            trans_output=trans_output,
             trans_output_rot=get_affine_transform(c, s, rot, (out, out)),
             rotated=rot != 0,
         )
+        if self.masks:
+            person_masks = self.person_masks(record, height, width, geometry.flipped)
+            targets["seg"] = self.codec.encode_masks(targets, person_masks, trans_output)
         sample = {"input": np.ascontiguousarray(inp, dtype=np.float32), **targets}
         sample["image_id"] = np.int64(record.image_id)
         sample["center"] = np.asarray(c, dtype=np.float32)
         sample["scale"] = np.float32(s)
         return sample
+
+    def person_masks(
+        self, record: ImageRecord, height: int, width: int, flipped: bool
+    ) -> list[np.ndarray | None]:
+        """Each person's 0/1 mask in (flipped, when the sample is) source pixels, None without one."""
+        masks = []
+        for person in record.persons:
+            try:
+                mask = annotation_mask(person.segmentation, height, width)
+            except ValueError as exc:
+                raise ValueError(f"{self.ann_file}: annotation id {person.ann_id}: {exc}") from None
+            masks.append(cv2.flip(mask, 1) if mask is not None and flipped else mask)
+        return masks
 
     @staticmethod
     def person_arrays(record: ImageRecord, width: int, flipped: bool) -> tuple[np.ndarray, np.ndarray]:

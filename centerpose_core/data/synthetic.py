@@ -2,7 +2,8 @@
 
 Each figure is an articulated body (head, torso, two arms and legs of two segments each) in a
 random pose, size and position. Keypoints are exact because the drawing is made from them; the
-box is the exact extent of the figure's pixels, the area its pixel count, and a keypoint hidden
+box is the exact extent of the figure's pixels, the area its pixel count, the segmentation the
+RLE of exactly those pixels (the visible part of the figure), and a keypoint hidden
 under a figure drawn later is labelled visibility 1 (occluded) instead of 2. Keypoints outside the
 image are unlabelled (0, 0, 0), as COCO. Left limbs are drawn in warm colours and right limbs in
 cool ones, so left and right are distinguishable from pixels alone.
@@ -23,6 +24,7 @@ import cv2
 import numpy as np
 
 from centerpose_core.constants import KEYPOINT_NAMES, NUM_KEYPOINTS, SKELETON
+from centerpose_core.types import mask_to_rle
 
 # Rest pose in units of the figure height, origin between the hips, y down; the figure faces the
 # viewer, so its left side is on the image's right (+x).
@@ -183,6 +185,7 @@ def generate_image(rng: np.random.Generator, config: SyntheticConfig) -> tuple[n
                 "keypoints": kps,
                 "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
                 "area": float(visible_mask.sum()),
+                "segmentation": mask_to_rle(visible_mask),
             }
         )
     return image, persons
@@ -232,7 +235,7 @@ def write_synthetic_dataset(
                     "keypoints": [
                         round(float(v), 2) if k % 3 != 2 else int(v) for k, v in enumerate(kps.ravel())
                     ],
-                    "segmentation": [],
+                    "segmentation": person["segmentation"],
                 }
             )
     ann_path = out_dir / "annotations.json"

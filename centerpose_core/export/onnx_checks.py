@@ -1,6 +1,7 @@
 """Checks of an ONNX file before anything runs it: is it a centerpose pose network, for which input.
 
-Input (B, 3, S, S) and the six head outputs with the right channel counts at S/4, so an ONNX file
+Input (B, 3, S, S) and the six head outputs (plus `seg_feat`, `seg` for a mask model, both or
+neither) with the right channel counts at S/4, so an ONNX file
 of another model fails with its path named instead of giving meaningless persons. Used by every
 runtime that takes an ONNX file (ONNX Runtime, OpenVINO, the TensorRT engine build). A file
 exported with dynamic height and width (`--hw dynamic`) takes any multiple of 32 on both sides.
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from centerpose_core.constants import DOWN_RATIO, HEAD_NAMES, HEADS
+from centerpose_core.constants import ALL_HEADS, DOWN_RATIO, HEAD_NAMES, MASK_HEAD_NAMES, output_head_names
 from centerpose_core.input_shape import ALIGN, InputShape
 
 
@@ -47,6 +48,12 @@ class PoseOnnxInput:
     height: int | None
     width: int | None
     dynamic_batch: bool
+    masks: bool = False  # the file has the mask outputs seg_feat and seg
+
+    @property
+    def head_names(self) -> tuple[str, ...]:
+        """The outputs a runtime reads, in order (`constants.output_head_names`)."""
+        return output_head_names(self.masks)
 
     @property
     def dynamic_hw(self) -> bool:
@@ -75,10 +82,17 @@ def inspect_pose_onnx(path: str | Path) -> PoseOnnxInput:
             f"{path}: not a centerpose pose model: outputs {sorted(outputs)} lack {missing} "
             f"(expected {list(HEAD_NAMES)})"
         )
+    mask_outputs = [name for name in MASK_HEAD_NAMES if name in outputs]
+    if mask_outputs and len(mask_outputs) != len(MASK_HEAD_NAMES):
+        raise OnnxModelMismatchError(
+            f"{path}: has the mask output {mask_outputs[0]!r} without the other; a mask model "
+            f"has both {' and '.join(MASK_HEAD_NAMES)}"
+        )
+    masks = bool(mask_outputs)
     out_h, out_w = (side // DOWN_RATIO if side is not None else None for side in (height, width))
-    for name in HEAD_NAMES:
+    for name in output_head_names(masks):
         shape = outputs[name]
-        expected = [HEADS[name], out_h, out_w]
+        expected = [ALL_HEADS[name], out_h, out_w]
         if len(shape) != 4 or any(
             isinstance(d, int) and e is not None and d != e for d, e in zip(shape[1:], expected)
         ):
@@ -86,7 +100,7 @@ def inspect_pose_onnx(path: str | Path) -> PoseOnnxInput:
                 f"{path}: output {name!r} has shape {shape}, "
                 f"expected (batch, {', '.join(str(e) if e is not None else 'H/4' for e in expected)})"
             )
-    return PoseOnnxInput(height, width, not isinstance(input_shape[0], int))
+    return PoseOnnxInput(height, width, not isinstance(input_shape[0], int), masks)
 
 
 def check_pose_onnx(path: str | Path, input_size: int | None) -> tuple[int, bool]:

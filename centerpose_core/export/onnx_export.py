@@ -30,12 +30,13 @@ from torch import nn
 
 from centerpose_core.atomic_write import atomic_path
 from centerpose_core.constants import (
+    ALL_HEADS,
     DOWN_RATIO,
-    HEAD_NAMES,
     HEADS,
     KEYPOINT_NAMES,
     MEAN_BGR,
     STD_BGR,
+    output_head_names,
 )
 from centerpose_core.export.decomposed_dcn import FP32_NODE_PREFIX, decompose_deform_convs
 from centerpose_core.export.flatten import HeadsAsTuple
@@ -99,14 +100,15 @@ def export_onnx(
     deform_convs = sum(isinstance(m, ModulatedDeformConv) for m in net.modules())
     if options.dcn == "decomposed":
         decompose_deform_convs(net)
-    proto = _trace_to_onnx(HeadsAsTuple(net), options)
+    masks = bool(getattr(net, "has_masks", False))
+    proto = _trace_to_onnx(HeadsAsTuple(net), options, output_head_names(masks))
     _mark_fp32_sampling_nodes(proto)
     if options.resolved_opset < 18:
         proto = _downgrade_opset(proto, options.resolved_opset)
-    _validate_structure(proto, options, deform_convs, out_path)
+    _validate_structure(proto, options, deform_convs, out_path, output_head_names(masks))
     compat = check_tensorrt_compat(proto)
     compat.source = str(out_path)
-    _write_metadata(proto, options, checkpoint_sha256, source_name, compat)
+    _write_metadata(proto, options, checkpoint_sha256, source_name, compat, masks)
     try:  # full check (types and shapes inferred) before anything is written
         onnx.checker.check_model(proto, full_check=True)
     except onnx.checker.ValidationError as exc:
@@ -117,7 +119,9 @@ def export_onnx(
     return ExportResult(out_path, options, compat, deform_convs)
 
 
-def _trace_to_onnx(wrapper: nn.Module, options: ExportOptions) -> onnx.ModelProto:
+def _trace_to_onnx(
+    wrapper: nn.Module, options: ExportOptions, output_names: tuple[str, ...]
+) -> onnx.ModelProto:
     # A batch of 2 when dynamic: torch.export specialises a dimension traced at size 1.
     example = torch.zeros(2 if options.batch == "dynamic" else 1, 3, options.size, options.size)
     dims: dict[int, object] = {}
@@ -140,7 +144,7 @@ def _trace_to_onnx(wrapper: nn.Module, options: ExportOptions) -> onnx.ModelProt
                 dynamo=True,
                 opset_version=opset,
                 input_names=[INPUT_NAME],
-                output_names=list(HEAD_NAMES),
+                output_names=list(output_names),
                 dynamic_shapes=dynamic_shapes,
                 optimize=True,
                 verbose=False,
@@ -210,14 +214,18 @@ def _split_sizes_as_input(
 
 
 def _validate_structure(
-    proto: onnx.ModelProto, options: ExportOptions, deform_convs: int, path: Path
+    proto: onnx.ModelProto,
+    options: ExportOptions,
+    deform_convs: int,
+    path: Path,
+    expected_outputs: tuple[str, ...],
 ) -> None:
     opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
     if opset != options.resolved_opset:
         raise ValueError(f"{path}: exported opset {opset}, expected {options.resolved_opset}")
     outputs = [o.name for o in proto.graph.output]
-    if outputs != list(HEAD_NAMES):
-        raise ValueError(f"{path}: exported outputs {outputs}, expected {list(HEAD_NAMES)}")
+    if outputs != list(expected_outputs):
+        raise ValueError(f"{path}: exported outputs {outputs}, expected {list(expected_outputs)}")
     native = sum(n.op_type == "DeformConv" for n in proto.graph.node)
     expected = deform_convs if options.dcn == "native" else 0
     if native != expected:
@@ -232,6 +240,7 @@ def _write_metadata(
     checkpoint_sha256: str | None,
     checkpoint_name: str | None,
     compat: CompatReport,
+    masks: bool = False,
 ) -> None:
     entries = {
         "format": FORMAT_VERSION,
@@ -242,7 +251,8 @@ def _write_metadata(
         "mean_bgr": json.dumps([_shortest(v) for v in MEAN_BGR]),
         "std_bgr": json.dumps([_shortest(v) for v in STD_BGR]),
         "down_ratio": str(DOWN_RATIO),
-        "heads": json.dumps(HEADS),
+        "heads": json.dumps(ALL_HEADS if masks else HEADS),
+        "masks": "true" if masks else "false",
         "keypoint_names": json.dumps(list(KEYPOINT_NAMES)),
         "flip_pairs": json.dumps([list(p) for p in FLIP_PAIRS]),
         "export_options": json.dumps({**asdict(options), "opset": options.resolved_opset}),

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from centerpose_core.atomic_write import atomic_write_bytes
+from centerpose_core.constants import MASK_HEADS
 from centerpose_core.model.pose_net import PoseNet, build_pose_net
 
 # Keys present in real CenterNet checkpoints that the model deliberately does not have: the
@@ -167,10 +168,51 @@ def load_checkpoint(
     return report, checkpoint
 
 
-def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> PoseNet:
-    """Build the multi-pose network and strictly load a checkpoint into it (eval mode)."""
-    model = build_pose_net()
-    load_checkpoint(path, model, strict=True)
+def has_mask_heads(state_dict: Mapping[str, torch.Tensor], source: str = "state_dict") -> bool:
+    """Whether a (normalised) state_dict carries the seed repo's mask branch (`seg_feat`, `seg`).
+
+    Both heads or neither: one of them alone, or a head whose last layer has the wrong number of
+    channels (`seg` must be 48 x 3 x 3 = 432 kernel weights), is a CheckpointError naming the key.
+    """
+    present = {name: any(k.startswith(f"{name}.") for k in state_dict) for name in MASK_HEADS}
+    if not any(present.values()):
+        return False
+    for name, found in present.items():
+        if not found:
+            other = next(n for n in MASK_HEADS if n != name)
+            raise CheckpointError(
+                f"{source}: has the mask head '{other}' but not '{name}' (key '{name}.2.weight' "
+                f"missing); a mask model needs both {' and '.join(MASK_HEADS)}"
+            )
+    for name, channels in MASK_HEADS.items():
+        key = f"{name}.2.weight"
+        weight = state_dict.get(key)
+        if weight is None or weight.ndim != 4 or weight.shape[0] != channels:
+            got = "missing" if weight is None else f"shape {tuple(weight.shape)}"
+            raise CheckpointError(
+                f"{source}: mask head key '{key}' is {got}; expected {channels} output channels"
+                + (" (48 x 3 x 3 kernel weights per center)" if name == "seg" else "")
+            )
+    return True
+
+
+def load_model(
+    path: str | Path, map_location: str | torch.device = "cpu", *, require_masks: bool = False
+) -> PoseNet:
+    """Build the multi-pose network and strictly load a checkpoint into it (eval mode).
+
+    A checkpoint with the mask heads `seg_feat` and `seg` builds a model with masks; one without
+    builds CenterNet's six-head model (`require_masks` makes that a CheckpointError).
+    """
+    checkpoint = read_checkpoint(path)
+    masks = has_mask_heads(checkpoint["state_dict"], source=str(path))
+    if require_masks and not masks:
+        raise CheckpointError(
+            f"{path}: masks were asked for but the checkpoint has no mask heads "
+            f"({' and '.join(MASK_HEADS)}); train one with `training/train.py --masks`"
+        )
+    model = build_pose_net(masks=masks)
+    load_state_dict(model, checkpoint["state_dict"], strict=True, source=str(path))
     return model.to(map_location).eval()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from centerpose_core.constants import DOWN_RATIO, HEADS
+from centerpose_core.constants import DOWN_RATIO, HEADS, MASK_HEADS
 from centerpose_core.model.dla import dla34
 from centerpose_core.model.neck import DLAUp, IDAUp
 
@@ -28,11 +28,18 @@ class PoseNet(nn.Module):
         reg       (B, 2, H', W')   sub-pixel center offset
         hm_hp     (B, 17, H', W')  joint heatmaps
         hp_offset (B, 2, H', W')   sub-pixel joint offset (shared by all joints)
+    With `masks=True` (the seed repo's whole-body branch) also:
+        seg_feat  (B, 48, H', W')  mask features
+        seg       (B, 432, H', W') per-center weights of a 3x3 conv 48 -> 1 (see `masks.py`)
     """
 
-    def __init__(self, *, heads: dict[str, int] | None = None, head_conv: int = 256) -> None:
+    def __init__(
+        self, *, heads: dict[str, int] | None = None, head_conv: int = 256, masks: bool = False
+    ) -> None:
         super().__init__()
         heads = dict(HEADS if heads is None else heads)
+        if masks:
+            heads.update(MASK_HEADS)
         self.heads = heads
         self.first_level = int(torch.log2(torch.tensor(float(DOWN_RATIO))).item())
         self.last_level = 5
@@ -51,6 +58,11 @@ class PoseNet(nn.Module):
             _init_head(head, heatmap=name.startswith("hm"))
             setattr(self, name, head)
 
+    @property
+    def has_masks(self) -> bool:
+        """True when the network carries the mask heads `seg_feat` and `seg`."""
+        return all(name in self.heads for name in MASK_HEADS)
+
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         aggregated = self.dla_up(self.base(x))
         maps = [aggregated[i].clone() for i in range(self.last_level - self.first_level)]
@@ -68,6 +80,9 @@ def _init_head(head: nn.Sequential, heatmap: bool) -> None:
         head[-1].bias.data.fill_(HEATMAP_PRIOR_BIAS)
 
 
-def build_pose_net(*, heads: dict[str, int] | None = None, head_conv: int = 256) -> PoseNet:
-    """The DLA-34 multi-pose network with CenterNet's default heads (hm, wh, hps, reg, hm_hp, hp_offset)."""
-    return PoseNet(heads=heads, head_conv=head_conv)
+def build_pose_net(
+    *, heads: dict[str, int] | None = None, head_conv: int = 256, masks: bool = False
+) -> PoseNet:
+    """The DLA-34 multi-pose network with CenterNet's default heads (hm, wh, hps, reg, hm_hp,
+    hp_offset), plus the mask heads (seg_feat, seg) when `masks`."""
+    return PoseNet(heads=heads, head_conv=head_conv, masks=masks)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from centerpose_core.constants import HEAD_NAMES
+from centerpose_core.constants import HEAD_NAMES, MASK_HEAD_NAMES
 from centerpose_core.devices import resolve_device
 from centerpose_core.input_shape import InputShape
 from centerpose_core.model_formats import (
@@ -44,7 +44,8 @@ class Backend(Protocol):
     precision: str  # the arithmetic actually running (fp32, bf16, fp16, int8); set by make_backend
 
     def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
-        """(B, 3, H, W) float32 -> {head: (B, C, H/4, W/4) logits} on `self.device`."""
+        """(B, 3, H, W) float32 -> {head: (B, C, H/4, W/4) logits} on `self.device` (the six
+        heads, plus `seg_feat` and `seg` when the model has masks)."""
         ...
 
 
@@ -56,12 +57,19 @@ class TorchBackend:
     def __init__(self, model: nn.Module, device: str | torch.device = "cpu") -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        self.has_masks = bool(getattr(model, "has_masks", False))
 
     @torch.inference_mode()
     def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
         inputs = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device, non_blocking=True)
         outputs = self.model(inputs)
-        return {name: outputs[name] for name in HEAD_NAMES}
+        return {name: outputs[name] for name in head_names(outputs)}
+
+
+def head_names(outputs) -> tuple[str, ...]:
+    """The heads a backend returns, in order: the six, then the mask heads when all are there."""
+    masks = all(name in outputs for name in MASK_HEAD_NAMES)
+    return HEAD_NAMES + (MASK_HEAD_NAMES if masks else ())
 
 
 def make_torch_backend(

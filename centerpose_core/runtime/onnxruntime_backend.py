@@ -12,7 +12,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from centerpose_core.constants import HEAD_NAMES
 from centerpose_core.export.onnx_checks import check_onnx_takes, uses_deform_conv
 from centerpose_core.input_shape import InputShape
 from centerpose_core.runtime.onnx_batches import onnx_file_for, run_heads_checked
@@ -84,13 +83,16 @@ class OnnxRuntimeBackend:
             device if device.startswith("cuda") and CUDA_PROVIDER in active else "cpu"
         )
         self.input_name = self.session.get_inputs()[0].name
+        self.has_masks = self.input.masks
 
     def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
+        names = self.input.head_names
+
         def run(images: np.ndarray) -> list[np.ndarray]:
-            return self.session.run(list(HEAD_NAMES), {self.input_name: images})
+            return self.session.run(list(names), {self.input_name: images})
 
         outputs = run_heads_checked(self.path, self.input, batch, run)
-        return {name: torch.from_numpy(out).to(self.device) for name, out in zip(HEAD_NAMES, outputs)}
+        return {name: torch.from_numpy(out).to(self.device) for name, out in zip(names, outputs)}
 
 
 MIN_ORT_FOR_DEFORM_CONV = (1, 25)

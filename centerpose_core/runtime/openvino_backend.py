@@ -21,7 +21,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from centerpose_core.constants import HEAD_NAMES
 from centerpose_core.errors import MissingDependencyError, import_optional
 from centerpose_core.export.onnx_checks import check_onnx_takes
 from centerpose_core.input_shape import InputShape
@@ -138,6 +137,7 @@ class OpenVinoBackend:
         if not self.path.is_file():
             raise FileNotFoundError(f"ONNX model not found: {self.path}")
         self.input = check_onnx_takes(self.path, input_size)
+        self.has_masks = self.input.masks
         self.precision = resolve_precision(precision)
         self.config: dict[str, object] = {
             "INFERENCE_PRECISION_HINT": _HINTS[self.precision],
@@ -169,11 +169,11 @@ class OpenVinoBackend:
     def _run(self, batch: np.ndarray) -> list[np.ndarray]:
         compiled = self._compiled_for(batch.shape)
         result = compiled({self.input_name: batch})
-        return [np.array(result[compiled.output(name)]) for name in HEAD_NAMES]
+        return [np.array(result[compiled.output(name)]) for name in self.input.head_names]
 
     def __call__(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
         outputs = run_heads_checked(self.path, self.input, batch, self._run)
-        return {name: torch.from_numpy(out) for name, out in zip(HEAD_NAMES, outputs)}
+        return {name: torch.from_numpy(out) for name, out in zip(self.input.head_names, outputs)}
 
 
 def make_openvino_backend(

@@ -1,7 +1,9 @@
 """Predictor: image(s) in, persons out, on any backend.
 
 Stages (each timed, see `last_timings`): pre-process (warp + normalise on the CPU), forward
-(the backend), decode (shared torch code on the backend's device), post-process (inverse warp).
+(the backend), decode (shared torch code on the backend's device), post-process (inverse warp),
+and for a model with the mask branch `masks` (the kept persons' dynamic convolutions on the
+backend's device, then the inverse warp of each mask; `total` includes it).
 The network input is a square (the original's), a fixed rectangle or one fitted to each image's
 aspect (`input_shape.InputShape`); images of a batch that need different inputs run as groups.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +21,13 @@ import torch
 from torch import nn
 
 from centerpose_core.affine import WarpMeta, preprocess
-from centerpose_core.constants import DEFAULT_INPUT_SIZE, DEFAULT_TOP_K, DOWN_RATIO
+from centerpose_core.constants import DEFAULT_INPUT_SIZE, DEFAULT_MASK_THRESHOLD, DEFAULT_TOP_K, DOWN_RATIO
 from centerpose_core.decode import activate, decode_multi_pose
 from centerpose_core.devices import AUTO_DEVICE
 from centerpose_core.flip import fill_mirrored_half, merge_flip
 from centerpose_core.image_io import as_bgr
 from centerpose_core.input_shape import InputShape, InputSize
+from centerpose_core.masks import has_mask_maps, mask_probabilities, masks_to_image
 from centerpose_core.model_formats import ONNX, TENSORRT_ENGINE, model_format, native_backend
 from centerpose_core.runtime.backends import Backend, make_backend
 from centerpose_core.runtime.postprocess import to_persons
@@ -73,6 +77,10 @@ class Predictor:
             spent on letterbox padding. Runs on the torch, onnxruntime and openvino backends.
         flip_test: average with the mirrored image's outputs, as CenterNet's `--flip_test`.
         top_k: number of person candidates decoded per image (CenterNet's K=100).
+        mask_threshold: probability above which a pixel belongs to a person's mask (models with
+            the mask branch; with the flip test masks come from the unflipped pass).
+        compute_masks (attribute, default True): False skips the masks stage of a mask model
+            (persons get `mask` None), e.g. while nobody consumes masks.
         backend_options: the backend's own options (e.g. `num_threads` for onnxruntime,
             `workspace_gib` for tensorrt); an option the backend does not take is a TypeError that
             names it and the valid ones.
@@ -91,13 +99,18 @@ class Predictor:
         fit_aspect: bool = False,
         flip_test: bool = False,
         top_k: int = DEFAULT_TOP_K,
+        mask_threshold: float = DEFAULT_MASK_THRESHOLD,
         **backend_options,
     ) -> None:
         self.input_shape = InputShape.of(input_size, fit_aspect)
         if top_k <= 0:
             raise ValueError(f"top_k must be positive, got {top_k}")
+        if not 0.0 <= mask_threshold < 1.0:
+            raise ValueError(f"mask_threshold must be in [0, 1), got {mask_threshold}")
         self.flip_test = flip_test
         self.top_k = top_k
+        self.mask_threshold = mask_threshold
+        self.compute_masks = True
         self.backend: Backend = make_backend(
             model,
             backend=backend,
@@ -121,6 +134,7 @@ class Predictor:
         fit_aspect: bool = False,
         flip_test: bool = False,
         top_k: int = DEFAULT_TOP_K,
+        mask_threshold: float = DEFAULT_MASK_THRESHOLD,
         **backend_options,
     ) -> Predictor:
         """A Predictor for a model file, with defaults read from the file.
@@ -146,6 +160,7 @@ class Predictor:
             fit_aspect=fit_aspect,
             flip_test=flip_test,
             top_k=top_k,
+            mask_threshold=mask_threshold,
             **backend_options,
         )
 
@@ -163,6 +178,11 @@ class Predictor:
         """The input size as given: a side (the longer one when fitted), or (width, height)."""
         shape = self.input_shape
         return shape.long_side if shape.fit_aspect or shape.fixed_square else (shape.width, shape.height)
+
+    @property
+    def has_masks(self) -> bool:
+        """Whether the model has the mask branch (its persons can carry masks)."""
+        return bool(getattr(self.backend, "has_masks", False))
 
     @property
     def output_size(self) -> int:
@@ -202,13 +222,19 @@ class Predictor:
             raw = self.backend(batch)
             self._sync()
             t2 = time.perf_counter()
-            decoded = self.decode(raw)
+            with _single_cpu_thread(self.backend.device):
+                maps = self._activate(raw)
+                decoded = decode_multi_pose(maps, k=self.top_k)
             self._sync()
             t3 = time.perf_counter()
             persons = to_persons(decoded, metas, threshold=threshold, max_persons=max_persons)
+            t4 = time.perf_counter()
+            if self.compute_masks and has_mask_maps(maps):
+                group_images = [images[i] for i in indices]
+                persons = self._with_masks(persons, maps, decoded["inds"], metas, group_images)
+                timings["masks"] = timings.get("masks", 0.0) + (time.perf_counter() - t4) * 1e3
             for index, found in zip(indices, persons):
                 results[index] = found
-            t4 = time.perf_counter()
             for stage, (a, b) in zip(timings, ((t0, t1), (t1, t2), (t2, t3), (t3, t4))):
                 timings[stage] += (b - a) * 1e3
             t0 = time.perf_counter()
@@ -219,6 +245,23 @@ class Predictor:
         """Raw head logits (doubled batch when flip-testing) -> sorted candidates in map pixels."""
         with _single_cpu_thread(self.backend.device):
             return decode_multi_pose(self._activate(raw), k=self.top_k)
+
+    def _with_masks(
+        self,
+        persons: list[list[Person]],
+        maps: dict[str, torch.Tensor],
+        inds: torch.Tensor,
+        metas: list[WarpMeta],
+        images: Sequence[np.ndarray],
+    ) -> list[list[Person]]:
+        """The kept persons (a prefix of the sorted candidates) with their masks in source pixels."""
+        with _single_cpu_thread(self.backend.device):
+            probabilities = mask_probabilities(maps, inds, [len(found) for found in persons])
+        out = []
+        for found, probs, meta, image in zip(persons, probabilities, metas, images):
+            masks = masks_to_image(probs.cpu().numpy(), meta, image.shape[:2], self.mask_threshold)
+            out.append([replace(person, mask=mask) for person, mask in zip(found, masks)])
+        return out
 
     def head_maps(self, images_bgr: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:
         """The activated head maps that decode reads for these images (flip-merged when flip

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from centerpose_core.constants import DOWN_RATIO, HEAD_NAMES, HEADS
+from centerpose_core.constants import ALL_HEADS, DOWN_RATIO, HEAD_NAMES, MASK_HEAD_NAMES, output_head_names
 from centerpose_core.export.onnx_checks import check_pose_onnx
 from centerpose_core.export.options import BuildOptions
 from centerpose_core.export.tensorrt import (
@@ -73,6 +73,9 @@ class TensorRTBackend:
                 f"{source}: not a centerpose engine (inputs {inputs}, missing outputs {missing})"
             )
         self.input_name = inputs[0]
+        # A mask model's engine also has seg_feat and seg (both, from its ONNX file).
+        self.head_names = output_head_names(all(h in names for h in MASK_HEAD_NAMES))
+        self.has_masks = len(self.head_names) > len(HEAD_NAMES)
         side = tuple(self.engine.get_tensor_shape(self.input_name))[-1]
         if side != input_size:
             raise ValueError(f"{source}: engine input is {side}x{side}, but {input_size} was requested")
@@ -93,7 +96,7 @@ class TensorRTBackend:
         parts = [self._run(np.ascontiguousarray(chunk, dtype=np.float32)) for chunk in chunks]
         if len(parts) == 1:
             return parts[0]
-        return {name: torch.cat([p[name] for p in parts]) for name in HEAD_NAMES}
+        return {name: torch.cat([p[name] for p in parts]) for name in self.head_names}
 
     def _run(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
         trt = self._trt
@@ -106,9 +109,9 @@ class TensorRTBackend:
             self.context.set_tensor_address(self.input_name, inputs.data_ptr())
             side = self.input_size // DOWN_RATIO
             outputs = {}
-            for name in HEAD_NAMES:
+            for name in self.head_names:
                 out_dtype = _torch_dtype(trt, self.engine.get_tensor_dtype(name))
-                shape = (count, HEADS[name], side, side)
+                shape = (count, ALL_HEADS[name], side, side)
                 outputs[name] = torch.empty(shape, dtype=out_dtype, device=self.device)
                 self.context.set_tensor_address(name, outputs[name].data_ptr())
             if not self.context.execute_async_v3(self.stream.cuda_stream):

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from centerpose_core.constants import HEAD_NAMES
+from centerpose_core.constants import HEAD_NAMES, output_head_names
 from centerpose_core.errors import MissingDependencyError, UserError, import_optional
 from centerpose_core.export.flatten import HeadsAsTuple
 from centerpose_core.export.tensorrt import parse_version
@@ -139,7 +139,7 @@ def engine_batch_limit(engine, input_name: str) -> int:
 def convert(
     model: nn.Module, input_size: int, *, fp16: bool = True, max_batch: int = 1, device: str = "cuda"
 ) -> nn.Module:
-    """The model as a torch2trt TRTModule returning the six heads as a tuple (HEAD_NAMES order),
+    """The model as a torch2trt TRTModule returning the heads as a tuple (`output_head_names` order),
     built on `device`'s GPU. `module.centerpose_max_batch` is the batch limit the engine has."""
     torch2trt = import_torch2trt()
     index = _cuda_index(device)
@@ -255,7 +255,8 @@ class Torch2TRTBackend:
                     chunk = torch.cat([chunk, pad])
                 outputs = self.module(chunk)
                 parts.append([out[:rows].float() for out in outputs])
-        return {name: torch.cat([part[i] for part in parts]) for i, name in enumerate(HEAD_NAMES)}
+        names = output_head_names(len(parts[0]) > len(HEAD_NAMES))  # 8 outputs: a mask model
+        return {name: torch.cat([part[i] for part in parts]) for i, name in enumerate(names)}
 
 
 def make_torch2trt_backend(

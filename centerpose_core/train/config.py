@@ -31,6 +31,8 @@ class TrainConfig:
     repeat: iterate the training images this many times per epoch (tiny datasets).
     shuffle: reshuffle the training order every epoch (False: file order, e.g. to overfit a few images
     with every batch holding the same images).
+    masks: train the seed's mask branch too (heads `seg_feat`, `seg`; targets from the annotations'
+    `segmentation`; loss term `seg_loss` weighted by `loss.seg`); validation adds COCO segm AP.
     augment, loss: nested sections (YAML mappings `augment:` / `loss:`, flags `--augment.flip`,
     `--loss.wh`, ...): the augmentation (`AugmentConfig`) and the loss weights (`LossWeights`).
     """
@@ -60,6 +62,7 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None
     repeat: int = 1
     shuffle: bool = True
+    masks: bool = False
     log_every: int = 10
     progress: bool = True
     augment: AugmentConfig = AugmentConfig()

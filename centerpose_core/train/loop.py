@@ -86,6 +86,7 @@ def build_datasets(config: TrainConfig) -> tuple[CocoKeypointDataset, CocoKeypoi
         augment=config.augment,
         seed=config.seed,
         repeat=config.repeat,
+        masks=config.masks,
     )
     val_set = None
     if config.val_ann:
@@ -132,7 +133,7 @@ class Trainer:
         self.use_amp = config.amp and self.device.type == "cuda"
 
         torch.manual_seed(config.seed)
-        model = build_pose_net()
+        model = build_pose_net(masks=config.masks)
         if config.init and not config.resume:
             report, _ = load_checkpoint(config.init, model, strict=False)
             self._log(f"init from {config.init}: {len(report.loaded)} tensors loaded; {report.describe()}")
@@ -255,7 +256,7 @@ class Trainer:
         the micro-batches and over all ranks (what the whole global batch scored).
         """
         config = self.config
-        names = ("input", *TARGET_NAMES)
+        names = ("input", *TARGET_NAMES, *(("seg",) if self.config.masks else ()))
         batch = {k: batch[k].to(self.device, non_blocking=True) for k in names}
         chunks = split_micro_batches(batch, config.micro_batches)
         self.optimizer.zero_grad(set_to_none=True)
@@ -298,7 +299,7 @@ class Trainer:
         """COCO keypoint AP on the val set (rank 0 runs it, the others wait)."""
         stats: dict[str, float] = {}
         if self.info.is_main:
-            from centerpose_core.train.evaluate import SUMMARY_STATS, evaluate_model
+            from centerpose_core.train.evaluate import SEGM_SUMMARY_STATS, SUMMARY_STATS, evaluate_model
 
             stats = evaluate_model(
                 self.model,
@@ -311,8 +312,9 @@ class Trainer:
             )
             self.model.train()
             if self.writer is not None:
-                for name in SUMMARY_STATS:
-                    self.writer.add_scalar(f"val/{name}", stats[name], epoch)
+                for name in SUMMARY_STATS + tuple(f"segm_{n}" for n in SEGM_SUMMARY_STATS):
+                    if name in stats:
+                        self.writer.add_scalar(f"val/{name}", stats[name], epoch)
         self._barrier()
         return stats
 

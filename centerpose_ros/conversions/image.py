@@ -109,6 +109,25 @@ def bgr_to_image_msg(image_bgr: np.ndarray, header: Any) -> Any:
     return msg
 
 
+def mono8_to_image_msg(image: np.ndarray, header: Any) -> Any:
+    """(H, W) uint8 -> sensor_msgs/Image (mono8, unpadded) with the given header (one bytes copy,
+    as `bgr_to_image_msg`)."""
+    from sensor_msgs.msg import Image
+
+    image = np.ascontiguousarray(image, dtype=np.uint8)
+    height, width = image.shape
+    msg = Image()
+    msg.header = header
+    msg.height, msg.width = int(height), int(width)
+    msg.encoding = "mono8"
+    msg.is_bigendian = 0
+    msg.step = int(width)
+    data = array.array("B")
+    data.frombytes(image.tobytes())
+    msg.data = data
+    return msg
+
+
 def _check_raw(msg: Any) -> tuple[int, int | None]:
     encoding = str(msg.encoding)
     height, width, step = int(msg.height), int(msg.width), int(msg.step)

@@ -1,4 +1,5 @@
-"""The node's 2D outputs as per-frame steps: /pose/detections, /pose/markers, /pose/image_annotated.
+"""The node's 2D outputs as per-frame steps: /pose/detections, /pose/markers, /pose/image_annotated,
+and for a model with the mask branch /pose/masks.
 
 Each publishes through a publisher the pipeline created for it (`StepHost.create_output`) and counts
 what it sent in the node's statistics; markers and the annotated image are built only while enabled
@@ -10,16 +11,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from centerpose_core.masks import label_image
 from centerpose_core.viz import draw_persons
-from centerpose_ros.conversions.image import bgr_to_image_msg
+from centerpose_ros.conversions.image import bgr_to_image_msg, mono8_to_image_msg
 from centerpose_ros.conversions.messages import persons_to_markers, persons_to_msg
 from centerpose_ros.stats import NodeStats
 from centerpose_ros.steps.frame_step import FrameStep, ProcessedFrame
 
-DETECTIONS_TOPIC, ANNOTATED_TOPIC, MARKERS_TOPIC = (
+DETECTIONS_TOPIC, ANNOTATED_TOPIC, MARKERS_TOPIC, MASKS_TOPIC = (
     "/pose/detections",
     "/pose/image_annotated",
     "/pose/markers",
+    "/pose/masks",
 )
 
 
@@ -58,13 +61,18 @@ class MarkersOutput(OutputStep):
 
 
 class AnnotatedOutput(OutputStep):
-    """/pose/image_annotated, drawn only while enabled and subscribed."""
+    """/pose/image_annotated (with the persons' masks, when they have them), drawn only while
+    enabled and subscribed."""
 
     name = "annotated"
 
+    def wanted(self, params: Any) -> bool:
+        """Whether this frame's image will be drawn (the pipeline computes masks only when so)."""
+        return bool(params.publish_annotated) and self._publisher.get_subscription_count() > 0
+
     def process(self, frame: ProcessedFrame) -> None:
         params = frame.params
-        if params.publish_annotated and self._publisher.get_subscription_count() > 0:
+        if self.wanted(params):
             drawn = draw_persons(
                 frame.image,
                 frame.persons,
@@ -73,3 +81,22 @@ class AnnotatedOutput(OutputStep):
             )
             self._publisher.publish(bgr_to_image_msg(drawn, frame.header))
             self._stats.annotated_published()
+
+
+class MasksOutput(OutputStep):
+    """/pose/masks (mask models only): mono8, the source image's header and size, 0 = background,
+    1 + i = the person at index i of the same frame's /pose/detections; where masks overlap the
+    higher score wins. Published only while subscribed (the pipeline computes masks only then, or
+    for the annotated image)."""
+
+    name = "masks"
+
+    def wanted(self, params: Any) -> bool:
+        return self._publisher.get_subscription_count() > 0
+
+    def process(self, frame: ProcessedFrame) -> None:
+        if not self.wanted(frame.params):
+            return
+        height, width = frame.image.shape[:2]
+        self._publisher.publish(mono8_to_image_msg(label_image(frame.persons, height, width), frame.header))
+        self._stats.masks_published()

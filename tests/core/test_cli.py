@@ -138,3 +138,34 @@ def test_a_precision_the_backend_cannot_run_is_one_error_line(checkpoint, tmp_pa
         "centerpose predict: error: precision bf16 cannot run here (torch: backend torch runs fp32 only)\n"
     )
 
+def test_bench_of_a_mask_model_prints_the_masks_stage(tmp_path):
+    cv2.imwrite(str(tmp_path / "img.png"), np.zeros((60, 80, 3), np.uint8))
+    result = _run(
+        "bench", "--random-weights", "--masks", "--max-persons", "3", "--size", "64", "--runs", "2",
+        "--warmup", "1", str(tmp_path / "img.png"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    ms = json.loads(result.stdout)["ms"]
+    assert set(ms) == {"preprocess", "forward", "decode", "postprocess", "masks", "total"}
+    assert ms["total"] >= ms["masks"] > 0
+
+
+def test_predict_json_of_a_mask_model_has_rle_segmentations(tmp_path):
+    from pycocotools import mask as mask_utils
+
+    from centerpose_core.model.random_weights import save_random_checkpoint
+
+    checkpoint = save_random_checkpoint(tmp_path / "masks.pth", masks=True)
+    cv2.imwrite(str(tmp_path / "img.png"), np.full((60, 80, 3), 90, np.uint8))
+    result = _run(
+        "predict", "--model", str(checkpoint), "--input-size", "64", "--threshold", "0", "--max-persons", "2",
+        "--json", str(tmp_path / "out.json"), "--draw", str(tmp_path / "drawn"), str(tmp_path / "img.png"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    persons = json.loads((tmp_path / "out.json").read_text())[0]["persons"]
+    assert len(persons) == 2
+    for person in persons:
+        rle = person["segmentation"]
+        assert isinstance(rle["counts"], str) and rle["size"] == [60, 80]
+        assert mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode()}).shape == (60, 80)
+    assert (tmp_path / "drawn" / "img_pose.jpg").is_file()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import array
+import base64
 import hashlib
 import json
 import pickle
@@ -255,6 +256,19 @@ def record(args: argparse.Namespace) -> int:
         brief = {**header(msg), "n_persons": len(msg.persons)}
         write("detections", brief if args.brief else msg_to_dict(msg))
 
+    def on_masks(msg: Image) -> None:
+        write(
+            "masks",
+            {
+                **header(msg),
+                "width": msg.width,
+                "height": msg.height,
+                "encoding": msg.encoding,
+                "step": msg.step,
+                "data": base64.b64encode(bytes(msg.data)).decode("ascii"),
+            },
+        )
+
     topics = args.topics.split(",")
     durable = _qos("reliable", 50, args.qos_durability)
     subs = []
@@ -285,6 +299,8 @@ def record(args: argparse.Namespace) -> int:
         subs.append(
             node.create_subscription(Image, "/pose/image_annotated", on_annotated, _qos("reliable", 5))
         )
+    if "masks" in topics:
+        subs.append(node.create_subscription(Image, "/pose/masks", on_masks, _qos("reliable", 5)))
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

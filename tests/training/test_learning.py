@@ -1,4 +1,5 @@
-"""The network learns: a short CPU run on a synthetic set reaches a real COCO keypoint AP.
+"""The network learns: a short CPU run on a synthetic set reaches a real COCO keypoint AP, and with
+the mask branch trained alongside (`--masks`, issue 21) its person masks overlap the figures.
 
 Also checks the scorer itself: the ground truth submitted as predictions scores AP 1.0.
 """
@@ -25,6 +26,29 @@ from centerpose_core.types import Person
 # threshold 0.3 is far above chance and far below the expected ~1.0, so numeric differences
 # between machines or thread counts cannot flip it, while a broken target, loss or decode would.
 AP_THRESHOLD = 0.3
+# Mean mask IoU (top person of each image against its figure's exact mask): an untrained mask
+# branch scores ~0; the trained one must clear this floor and beat the untrained one by MIOU_GAIN.
+MIOU_THRESHOLD = 0.25
+MIOU_GAIN = 0.2
+
+
+def _mean_mask_iou(model, ann_file, images) -> float:
+    """Mean over the images (one figure each) of the IoU between the top person's mask and the
+    figure's annotated mask (pycocotools' annToMask of the synthetic RLE); 0 where no mask."""
+    from centerpose_core.image_io import read_image
+    from centerpose_core.runtime import Predictor
+
+    coco = load_coco(ann_file)
+    predictor = Predictor(model, input_size=64)
+    ious = []
+    for image_id in sorted(coco.getImgIds()):
+        image = read_image(images / coco.imgs[image_id]["file_name"])
+        (figure,) = coco.loadAnns(coco.getAnnIds(imgIds=[image_id]))
+        truth = coco.annToMask(figure).astype(bool)
+        top = predictor.predict(image, max_persons=1)
+        mask = top[0].mask if top and top[0].mask is not None else np.zeros_like(truth)
+        ious.append(float((mask & truth).sum() / max(1, (mask | truth).sum())))
+    return float(np.mean(ious))
 
 
 def _gt_as_results(ann_file) -> tuple[object, list[dict]]:
@@ -56,6 +80,10 @@ def test_ground_truth_scores_ap_one(easy_set, small_set, shared_data) -> None:
 def test_short_training_reaches_keypoint_ap(easy_set, tmp_path) -> None:
     """80 Adam steps (batch 4, lr 1e-3, 64x64 input, no augmentation) on 4 images; then AP > 0.3.
 
+    The run trains the mask branch too (`--masks`: the seventh loss term must not keep the poses
+    from being learnt), and the masks must then overlap the figures (mean IoU, `_mean_mask_iou`)
+    far better than the untrained branch's; the segm AP comes from the trainer and `centerpose eval`.
+
     The set is made to be learnable in seconds: one large figure per image, a fixed grey background,
     colour-coded left/right limbs (see `synthetic.py`); input 64 -> 16x16 output maps keeps a DLA-34
     step near 1 CPU-second. `--shuffle false` with batch = set size makes every batch the same four
@@ -66,8 +94,10 @@ def test_short_training_reaches_keypoint_ap(easy_set, tmp_path) -> None:
     """
     ann, images = easy_set
     torch.manual_seed(317)
-    untrained = evaluate_model(build_pose_net(), ann, images, input_size=64)
+    untrained_net = build_pose_net(masks=True)
+    untrained = evaluate_model(untrained_net, ann, images, input_size=64)
     assert untrained["AP"] < 0.05
+    untrained_miou = _mean_mask_iou(untrained_net, ann, images)
 
     out = tmp_path / "run"
     cmd = train_command(
@@ -92,6 +122,7 @@ def test_short_training_reaches_keypoint_ap(easy_set, tmp_path) -> None:
         "2",
         "--lr-step",
         "100",
+        "--masks",
     )
     done = subprocess.run(
         cmd, env=subprocess_env() | {"OMP_NUM_THREADS": "2"}, capture_output=True, text=True, timeout=900
@@ -102,6 +133,12 @@ def test_short_training_reaches_keypoint_ap(easy_set, tmp_path) -> None:
     assert result["last_val"]["AP"] > AP_THRESHOLD, result
 
     best = out / "model_best.pth"
+    from centerpose_core.model.checkpoint import load_model
+
+    trained_miou = _mean_mask_iou(load_model(best), ann, images)
+    print(f"learning: mean mask IoU untrained {untrained_miou:.3f}, trained {trained_miou:.3f}")
+    assert trained_miou > MIOU_THRESHOLD and trained_miou > untrained_miou + MIOU_GAIN
+    assert "segm_AP" in result["last_val"], result
     assert best.is_file() and (out / "model_last.pth").is_file()
     cli = subprocess.run(
         [
@@ -129,3 +166,4 @@ def test_short_training_reaches_keypoint_ap(easy_set, tmp_path) -> None:
     evaluated = json.loads(cli.stdout)
     assert set(evaluated) >= {"AP", "AP50", "AP75", "APm", "APl", "AR", "images_per_s"}
     assert evaluated["AP"] == pytest.approx(result["last_val"]["AP"], abs=1e-6)
+    assert evaluated["segm_AP"] == pytest.approx(result["last_val"]["segm_AP"], abs=1e-6)
