@@ -29,7 +29,7 @@ import numpy as np
 from centerpose_ros.demo.local_dds import loopback_env, pick_domain_id
 
 CLIP = Path(__file__).resolve().parents[1] / "assets" / "pedestrians_768x576.mp4"
-PARAMS_FILE = Path(__file__).resolve().parents[1] / "config" / "pose.yaml"
+PARAMS_FILE = Path(__file__).resolve().parents[2] / "config" / "pose.yaml"
 DEPTH_TOPIC, INFO_TOPIC = "/camera/depth/image_raw", "/camera/depth/camera_info"
 RANDOM_WEIGHTS_BANNER = """
 ################################################################################
