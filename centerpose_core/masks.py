@@ -13,7 +13,9 @@ backends give the same masks for the same head maps.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -22,6 +24,7 @@ import torch.nn.functional as F
 
 from centerpose_core.affine import WarpMeta
 from centerpose_core.constants import DEFAULT_MASK_THRESHOLD, MASK_FEATURES, MASK_HEAD_NAMES, MASK_KERNEL
+from centerpose_core.types import Person
 
 
 def has_mask_maps(maps: dict[str, torch.Tensor]) -> bool:
@@ -29,10 +32,17 @@ def has_mask_maps(maps: dict[str, torch.Tensor]) -> bool:
     return all(name in maps for name in MASK_HEAD_NAMES)
 
 
-def mask_logits(seg_feat: torch.Tensor, seg: torch.Tensor, inds: torch.Tensor) -> torch.Tensor:
+MapRegion = tuple[int, int, int, int]  # row0, row1, col0, col1 of the output map, end-exclusive
+
+
+def mask_logits(
+    seg_feat: torch.Tensor, seg: torch.Tensor, inds: torch.Tensor, region: MapRegion | None = None
+) -> torch.Tensor:
     """One image's mask logits for the persons whose integer centers are at flat indices `inds`.
 
     seg_feat: (48, H, W); seg: (432, H, W); inds: (N,) flat index y * W + x. Returns (N, H, W).
+    With `region` (`map_region`: the map pixels the source image can read), only those are
+    convolved, exactly as over the whole map, and returned: (N, row1 - row0, col1 - col0).
     """
     n = int(inds.numel())
     height, width = seg_feat.shape[-2:]
@@ -40,20 +50,143 @@ def mask_logits(seg_feat: torch.Tensor, seg: torch.Tensor, inds: torch.Tensor) -
         return seg_feat.new_zeros((0, height, width))
     kernels = seg.reshape(seg.shape[0], -1)[:, inds.long()].t()  # (N, 432)
     kernels = kernels.reshape(n, MASK_FEATURES, MASK_KERNEL, MASK_KERNEL)
-    return F.conv2d(seg_feat.unsqueeze(0), kernels, padding=MASK_KERNEL // 2)[0]
+    pad = MASK_KERNEL // 2
+    if region is None:
+        return F.conv2d(seg_feat.unsqueeze(0), kernels, padding=pad)[0]
+    r0, r1, c0, c1 = region
+    # One more row / column of features each side (where the map has them): the region's own
+    # edge pixels then see their real neighbours, and the map's edges its zero padding.
+    ra, rb, ca, cb = max(r0 - pad, 0), min(r1 + pad, height), max(c0 - pad, 0), min(c1 + pad, width)
+    part = F.conv2d(seg_feat[None, :, ra:rb, ca:cb], kernels, padding=pad)[0]
+    return part[:, r0 - ra : r1 - ra, c0 - ca : c1 - ca]
+
+
+def map_region(to_image: np.ndarray, image_hw: tuple[int, int], map_hw: tuple[int, int]) -> MapRegion:
+    """The output-map pixels that warping to the image's pixels can read (bilinear: the two
+    pixels around each landing point, landing points rounded to 1/32 by OpenCV; a letterboxed
+    image reads only its own rows): the rest of the map need not be convolved."""
+    height, width = image_hw
+    corners = np.array([[0, 0, 1], [width - 1, 0, 1], [0, height - 1, 1], [width - 1, height - 1, 1]], float)
+    uv = corners @ cv2.invertAffineTransform(np.asarray(to_image, np.float64)).T
+    slack = 1.0 / 16
+    rows, cols = map_hw
+    r0, c0 = (max(0, math.floor(uv[:, i].min() - slack)) for i in (1, 0))
+    r1, c1 = (min(limit, math.floor(uv[:, i].max() + slack) + 2) for i, limit in ((1, rows), (0, cols)))
+    return (r0, max(r0, r1), c0, max(c0, c1))
 
 
 def mask_probabilities(
-    maps: dict[str, torch.Tensor], inds: torch.Tensor, counts: Sequence[int]
+    maps: dict[str, torch.Tensor],
+    inds: torch.Tensor,
+    counts: Sequence[int],
+    regions: Sequence[MapRegion | None] | None = None,
 ) -> list[torch.Tensor]:
     """Sigmoid mask probabilities (N_i, H, W) of the first `counts[i]` candidates of each image.
 
     `inds` (B, K) are the candidates' integer center indices (decode's `inds`, sorted by score
-    as the candidates, so the kept persons are a prefix).
+    as the candidates, so the kept persons are a prefix). `regions`: per image, the map pixels
+    worth computing (`map_region`; default all): then (N_i, rows, cols) of that region.
     """
     seg_feat, seg = maps["seg_feat"], maps["seg"]
+    regions = regions or [None] * len(counts)
     return [
-        mask_logits(seg_feat[i], seg[i], inds[i, :count]).float().sigmoid() for i, count in enumerate(counts)
+        mask_logits(seg_feat[i], seg[i], inds[i, :count], region).float().sigmoid()
+        for i, (count, region) in enumerate(zip(counts, regions))
+    ]
+
+
+# Where to warp (`source_box`): a warped pixel is a bilinear mix of at most four map pixels with
+# non-negative weights summing to 1 (pixels outside the map read 0), so it can pass the threshold
+# only if one of them does. Map pixels this little below the threshold still count, for the float
+# rounding of that weighted sum (weights sum to 1 within ~1e-7).
+_SELECT_MARGIN = 1e-5
+# A map pixel is read by source pixels that land less than one map pixel from it; OpenCV rounds
+# the landing point to 1/32 map pixel (and its fixed-point sum adds ~1/1000), so grow a little more.
+_BOX_GROWTH = 1.0 + 1.0 / 16
+
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in source pixels, end-exclusive
+
+
+def source_box(
+    probability: np.ndarray, to_image: np.ndarray, image_hw: tuple[int, int], threshold: float
+) -> Box | None:
+    """The source-pixel rectangle outside which a person's warped mask is surely empty (None: empty).
+
+    It covers the map pixels with probability above the threshold, grown by one map pixel (the
+    bilinear reach), mapped to source pixels through `to_image` and clipped to the image. Only
+    this rectangle needs warping: every other pixel mixes values at or below the threshold.
+    """
+    above = probability > threshold - _SELECT_MARGIN
+    cols = np.flatnonzero(above.any(axis=0))
+    if cols.size == 0:
+        return None
+    rows = np.flatnonzero(above.any(axis=1))
+    u0, u1 = cols[0] - _BOX_GROWTH, cols[-1] + _BOX_GROWTH
+    v0, v1 = rows[0] - _BOX_GROWTH, rows[-1] + _BOX_GROWTH
+    corners = np.array([[u0, v0, 1.0], [u1, v0, 1.0], [u0, v1, 1.0], [u1, v1, 1.0]]) @ to_image.T
+    height, width = image_hw
+    x0, y0 = max(0, math.ceil(corners[:, 0].min())), max(0, math.ceil(corners[:, 1].min()))
+    x1 = min(width, math.floor(corners[:, 0].max()) + 1)
+    y1 = min(height, math.floor(corners[:, 1].max()) + 1)
+    return (x0, y0, x1, y1) if x0 < x1 and y0 < y1 else None
+
+
+def mask_patches(
+    probabilities: np.ndarray,
+    to_image: np.ndarray,
+    image_hw: tuple[int, int],
+    threshold: float = DEFAULT_MASK_THRESHOLD,
+    origin: tuple[int, int] = (0, 0),
+) -> list[tuple[Box, np.ndarray] | None]:
+    """(N, H', W') map probabilities -> per person (box, bool pixels of that box) or None (empty).
+
+    The same masks as warping each whole map to the whole image (bilinear through `to_image`,
+    pixels outside the map read 0) and thresholding, but only inside `source_box`: the warp
+    costs the person's area, not the image's. `origin`: the map pixel (column, row) where the
+    probabilities start, when they are a `map_region` of the map.
+    """
+    to_image = np.array(to_image, np.float64)
+    to_image[:, 2] += to_image[:, :2] @ np.array(origin, np.float64)
+    inverse = cv2.invertAffineTransform(to_image)  # as warpAffine inverts a forward matrix
+    out: list[tuple[Box, np.ndarray] | None] = []
+    for prob in probabilities:
+        box = source_box(prob, to_image, image_hw, threshold)
+        if box is None:
+            out.append(None)
+            continue
+        x0, y0, x1, y1 = box
+        shifted = inverse.copy()
+        shifted[:, 2] += inverse[:, :2] @ np.array([x0, y0], np.float64)  # box pixel (0, 0) is (x0, y0)
+        warped = cv2.warpAffine(
+            np.ascontiguousarray(prob, dtype=np.float32),
+            shifted,
+            (x1 - x0, y1 - y0),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0.0,
+        )
+        out.append((box, warped > threshold))
+    return out
+
+
+def full_mask(patch: tuple[Box, np.ndarray] | None, image_hw: tuple[int, int]) -> np.ndarray:
+    """One person's (h, w) bool mask from its `mask_patches` entry."""
+    mask = np.zeros(image_hw, dtype=bool)
+    if patch is not None:
+        (x0, y0, x1, y1), pixels = patch
+        mask[y0:y1, x0:x1] = pixels
+    return mask
+
+
+def with_masks(
+    persons: Sequence[Person], patches: Sequence[tuple[Box, np.ndarray] | None], image_hw: tuple[int, int]
+) -> list[Person]:
+    """The persons with their `mask_patches` as full-image `mask` and its `mask_box`."""
+    return [
+        replace(
+            person, mask=full_mask(patch, image_hw), mask_box=patch[0] if patch is not None else (0, 0, 0, 0)
+        )
+        for person, patch in zip(persons, patches)
     ]
 
 
@@ -68,19 +201,12 @@ def masks_to_image(
     Bilinear through `meta.output_to_image()`, the matrix that maps boxes and keypoints back;
     pixels outside the output map read 0 (background).
     """
-    height, width = image_hw
-    matrix = meta.output_to_image()
-    out = np.zeros((len(probabilities), height, width), dtype=bool)
-    for n, prob in enumerate(probabilities):
-        warped = cv2.warpAffine(
-            np.ascontiguousarray(prob, dtype=np.float32),
-            matrix,
-            (width, height),
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0.0,
-        )
-        np.greater(warped, threshold, out=out[n])
+    patches = mask_patches(probabilities, meta.output_to_image(), image_hw, threshold)
+    out = np.zeros((len(patches), *image_hw), dtype=bool)
+    for n, patch in enumerate(patches):
+        if patch is not None:
+            (x0, y0, x1, y1), pixels = patch
+            out[n, y0:y1, x0:x1] = pixels
     return out
 
 
@@ -99,5 +225,6 @@ def label_image(persons: Sequence, height: int, width: int) -> np.ndarray:
     for i in order:
         mask = persons[i].mask
         if mask is not None and mask.shape == (height, width):
-            np.copyto(labels, np.uint8(i + 1), where=mask)
+            region = persons[i].mask_region()  # only where the mask can be True
+            np.copyto(labels[region], np.uint8(i + 1), where=mask[region])
     return labels

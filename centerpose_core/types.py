@@ -21,6 +21,9 @@ class Person:
         confirmed (as `PersonPose.id`).
     mask: (h, w) bool instance mask in source-image pixels when the model has the mask branch,
         else None.
+    mask_box: (x0, y0, x1, y1), end-exclusive source pixels, outside which `mask` is all False
+        (the Predictor sets it with the mask), so that consumers can work on that rectangle only;
+        None: anywhere.
     """
 
     score: float
@@ -28,6 +31,15 @@ class Person:
     keypoints: np.ndarray
     id: int = -1
     mask: np.ndarray | None = field(default=None, repr=False, compare=False)
+    mask_box: tuple[int, int, int, int] | None = field(default=None, repr=False, compare=False)
+
+    def mask_region(self) -> tuple[slice, slice]:
+        """The (rows, columns) slices of `mask` that hold all its True pixels (`mask_box`, or the
+        whole image without one)."""
+        if self.mask_box is None:
+            return slice(None), slice(None)
+        x0, y0, x1, y1 = self.mask_box
+        return slice(y0, y1), slice(x0, x1)
 
     def to_json(self, with_id: bool = False) -> dict[str, Any]:
         """The `persons` entry of DESIGN.md's predict JSON; `with_id` adds `"id"` (tracking output)."""

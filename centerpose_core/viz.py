@@ -91,6 +91,8 @@ def draw_masks(canvas: np.ndarray, persons: Sequence[Person], colour_by_id: bool
         if person.mask is None or person.mask.shape != canvas.shape[:2]:
             continue
         colour = np.array(id_colour(person.id if colour_by_id else rank), dtype=np.float32)
-        pixels = canvas[person.mask].astype(np.float32)
-        canvas[person.mask] = (pixels * (1 - MASK_ALPHA) + colour * MASK_ALPHA).astype(np.uint8)
+        rows, cols = person.mask_region()
+        region, mask = canvas[rows, cols], person.mask[rows, cols]
+        pixels = region[mask].astype(np.float32)
+        region[mask] = (pixels * (1 - MASK_ALPHA) + colour * MASK_ALPHA).astype(np.uint8)
     return canvas

@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ from centerpose_core.devices import AUTO_DEVICE
 from centerpose_core.flip import fill_mirrored_half, merge_flip
 from centerpose_core.image_io import as_bgr
 from centerpose_core.input_shape import InputShape, InputSize
-from centerpose_core.masks import has_mask_maps, mask_probabilities, masks_to_image
+from centerpose_core.masks import has_mask_maps, map_region, mask_patches, mask_probabilities, with_masks
 from centerpose_core.model_formats import ONNX, TENSORRT_ENGINE, model_format, native_backend
 from centerpose_core.runtime.backends import Backend, make_backend
 from centerpose_core.runtime.postprocess import to_persons
@@ -255,12 +254,20 @@ class Predictor:
         images: Sequence[np.ndarray],
     ) -> list[list[Person]]:
         """The kept persons (a prefix of the sorted candidates) with their masks in source pixels."""
+        map_hw = tuple(maps["seg_feat"].shape[-2:])
+        to_image = [meta.output_to_image() for meta in metas]
+        regions = [map_region(matrix, image.shape[:2], map_hw) for matrix, image in zip(to_image, images)]
         with _single_cpu_thread(self.backend.device):
-            probabilities = mask_probabilities(maps, inds, [len(found) for found in persons])
+            probabilities = mask_probabilities(maps, inds, [len(found) for found in persons], regions)
         out = []
-        for found, probs, meta, image in zip(persons, probabilities, metas, images):
-            masks = masks_to_image(probs.cpu().numpy(), meta, image.shape[:2], self.mask_threshold)
-            out.append([replace(person, mask=mask) for person, mask in zip(found, masks)])
+        for found, probs, matrix, image, (r0, _, c0, _) in zip(
+            persons, probabilities, to_image, images, regions
+        ):
+            image_hw = image.shape[:2]
+            patches = mask_patches(
+                probs.cpu().numpy(), matrix, image_hw, self.mask_threshold, origin=(c0, r0)
+            )
+            out.append(with_masks(found, patches, image_hw))
         return out
 
     def head_maps(self, images_bgr: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:
