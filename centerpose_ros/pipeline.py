@@ -343,6 +343,7 @@ class PosePipeline:
             "latency_trend_percent": _fmt(snap.latency_trend_percent),
             "annotated_images_published": str(snap.annotated),
             "masks_published": str(snap.masks),
+            "masks_computed": str(snap.masks_computed),
             "marker_arrays_published": str(snap.markers),
         }
         for name, (p50, p95) in snap.step_ms.items():
@@ -389,10 +390,14 @@ class PosePipeline:
             stamp, frame_id = frame.msg.header.stamp, frame.msg.header.frame_id
             self._log.debug(f"frame {stamp.sec}.{stamp.nanosec:09d} '{frame_id}': processing")
         image = compressed_to_bgr(frame.msg) if frame.compressed else image_to_bgr(frame.msg)
-        predictor.compute_masks = any(step.wanted(params) for step in self._mask_consumers)
+        masks = predictor.has_masks and any(step.wanted(params) for step in self._mask_consumers)
         converted = time.monotonic()
-        persons = predictor.predict(image, threshold=params.score_threshold, max_persons=params.max_persons)
+        persons = predictor.predict(
+            image, threshold=params.score_threshold, max_persons=params.max_persons, masks=masks
+        )
         predicted = time.monotonic()
+        if "masks" in predictor.last_timings:  # the Predictor ran its masks stage for this frame
+            self.stats.masks_computed()
         inference_ms = float(predictor.last_timings.get("total", math.nan))
         if self._slot.closed:
             return

@@ -37,6 +37,7 @@ class StatsSnapshot:
     annotated: int  # annotated images published (only while someone subscribes)
     markers: int  # marker arrays published
     masks: int  # /pose/masks label images published (mask models, only while someone subscribes)
+    masks_computed: int  # frames whose masks the Predictor computed (only while someone consumes them)
     step_ms: dict[str, tuple[float, float]]  # per-frame step name -> (p50, p95) of its time, ms
     latency_first_window_p50_ms: float  # latency p50 over the first trend window after input started
     latency_last_window_p50_ms: float  # ... and over the last trend window (NaN until the first is complete)
@@ -61,7 +62,7 @@ class NodeStats:
     def __init__(self, window: int = 200, trend_window_s: float = TREND_WINDOW_S) -> None:
         self._lock = threading.Lock()
         self._received = self._processed = self._dropped = self._rejected = 0
-        self._annotated = self._markers = self._masks = 0
+        self._annotated = self._markers = self._masks = self._masks_computed = 0
         self._receive_times: deque[float] = deque()
         self._process_times: deque[float] = deque()
         self._latency = np.zeros(window, dtype=np.float64)
@@ -105,6 +106,10 @@ class NodeStats:
     def masks_published(self) -> None:
         with self._lock:
             self._masks += 1
+
+    def masks_computed(self) -> None:
+        with self._lock:
+            self._masks_computed += 1
 
     def frame_processed(self, latency_ms: float, inference_ms: float, now: float | None = None) -> None:
         with self._lock:
@@ -168,6 +173,7 @@ class NodeStats:
                 annotated=self._annotated,
                 markers=self._markers,
                 masks=self._masks,
+                masks_computed=self._masks_computed,
                 step_ms=step_ms,
                 latency_first_window_p50_ms=first,
                 latency_last_window_p50_ms=last,

@@ -78,8 +78,6 @@ class Predictor:
         top_k: number of person candidates decoded per image (CenterNet's K=100).
         mask_threshold: probability above which a pixel belongs to a person's mask (models with
             the mask branch; with the flip test masks come from the unflipped pass).
-        compute_masks (attribute, default True): False skips the masks stage of a mask model
-            (persons get `mask` None), e.g. while nobody consumes masks.
         backend_options: the backend's own options (e.g. `num_threads` for onnxruntime,
             `workspace_gib` for tensorrt); an option the backend does not take is a TypeError that
             names it and the valid ones.
@@ -109,7 +107,6 @@ class Predictor:
         self.flip_test = flip_test
         self.top_k = top_k
         self.mask_threshold = mask_threshold
-        self.compute_masks = True
         self.backend: Backend = make_backend(
             model,
             backend=backend,
@@ -191,10 +188,16 @@ class Predictor:
         return self.input_shape.fixed_square // DOWN_RATIO
 
     def predict(
-        self, image_bgr: np.ndarray, *, threshold: float = 0.0, max_persons: int | None = None
+        self,
+        image_bgr: np.ndarray,
+        *,
+        threshold: float = 0.0,
+        max_persons: int | None = None,
+        masks: bool | None = None,
     ) -> list[Person]:
-        """Persons in one BGR (or gray / BGRA) uint8 image, highest score first."""
-        return self.predict_batch([image_bgr], threshold=threshold, max_persons=max_persons)[0]
+        """Persons in one BGR (or gray / BGRA) uint8 image, highest score first (`masks`: as in
+        `predict_batch`)."""
+        return self.predict_batch([image_bgr], threshold=threshold, max_persons=max_persons, masks=masks)[0]
 
     def predict_batch(
         self,
@@ -202,11 +205,17 @@ class Predictor:
         *,
         threshold: float = 0.0,
         max_persons: int | None = None,
+        masks: bool | None = None,
     ) -> list[list[Person]]:
         """Persons for each image of a batch (images may differ in size and aspect).
 
         Images that need different network inputs (fit_aspect) run as one group per input shape.
+        masks: compute the kept persons' masks (`Person.mask`) for this call: None (default) when
+            the model has the mask branch, False never (no `masks` stage: e.g. while nobody
+            consumes them), True always (a ValueError for a model without the branch).
         """
+        if masks and not self.has_masks:
+            raise ValueError("masks=True: this model has no mask branch (no seg_feat / seg heads)")
         if len(images_bgr) == 0:
             return []
         start = time.perf_counter()
@@ -228,7 +237,7 @@ class Predictor:
             t3 = time.perf_counter()
             persons = to_persons(decoded, metas, threshold=threshold, max_persons=max_persons)
             t4 = time.perf_counter()
-            if self.compute_masks and has_mask_maps(maps):
+            if masks is not False and has_mask_maps(maps):
                 group_images = [images[i] for i in indices]
                 persons = self._with_masks(persons, maps, decoded["inds"], metas, group_images)
                 timings["masks"] = timings.get("masks", 0.0) + (time.perf_counter() - t4) * 1e3

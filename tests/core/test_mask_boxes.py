@@ -170,3 +170,20 @@ def test_region_logits_are_the_whole_map_logits_there():
     for region in ((0, 12, 0, 10), (2, 9, 0, 10), (0, 5, 3, 10), (4, 5, 4, 5)):
         r0, r1, c0, c1 = region
         torch.testing.assert_close(mask_logits(seg_feat, seg, inds, region), whole[:, r0:r1, c0:c1])
+
+
+def test_drawing_blends_the_mask_pixels_only_with_or_without_a_box():
+    from centerpose_core.viz import MASK_ALPHA, draw_masks, id_colour
+
+    canvas = np.random.default_rng(3).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    mask = np.zeros((20, 30), bool)
+    mask[4:9, 10:17] = True
+    mask[12, 20] = True
+    blank = Person(0.9, np.zeros(4, np.float32), np.zeros((17, 3), np.float32))
+    colour = np.array(id_colour(0), np.float32)
+    expected = canvas.copy()
+    blended = canvas[mask].astype(np.float32) * (1 - MASK_ALPHA) + colour * MASK_ALPHA
+    expected[mask] = blended.astype(np.uint8)
+    for box in (None, (10, 4, 21, 13)):
+        drawn = draw_masks(canvas.copy(), [replace(blank, mask=mask, mask_box=box)])
+        np.testing.assert_array_equal(drawn, expected)

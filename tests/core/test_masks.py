@@ -138,12 +138,28 @@ def test_label_image_higher_score_wins_and_index_is_detection_order():
     np.testing.assert_array_equal(labels, expected)
 
 
-def test_compute_masks_false_skips_the_stage(mask_predictor):
+def test_masks_false_skips_the_stage_for_that_call_only(mask_predictor):
     image = np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)
-    mask_predictor.compute_masks = False
-    try:
-        persons = mask_predictor.predict(image, max_persons=2)
-    finally:
-        mask_predictor.compute_masks = True
+    persons = mask_predictor.predict(image, max_persons=2, masks=False)
     assert all(p.mask is None for p in persons) and "masks" not in mask_predictor.last_timings
     assert mask_predictor.has_masks
+    persons = mask_predictor.predict(image, max_persons=2)  # default: the model has masks
+    assert all(p.mask is not None for p in persons) and "masks" in mask_predictor.last_timings
+
+
+def test_masks_true_without_the_mask_branch_is_one_clear_error():
+    predictor = Predictor(build_random_model(seed=0), input_size=64)
+    image = np.zeros((32, 32, 3), np.uint8)
+    with pytest.raises(ValueError, match="no mask branch"):
+        predictor.predict(image, masks=True)
+    assert all(p.mask is None for p in predictor.predict(image, max_persons=2))
+
+
+def test_mask_boxes_hold_the_whole_mask(mask_predictor):
+    """`Person.mask_box` (what label_image and the drawing work on) holds all of `Person.mask`."""
+    image = np.random.default_rng(2).integers(0, 255, (72, 128, 3), dtype=np.uint8)
+    for person in mask_predictor.predict(image, max_persons=4):
+        x0, y0, x1, y1 = person.mask_box
+        outside = person.mask.copy()
+        outside[y0:y1, x0:x1] = False
+        assert not outside.any()
