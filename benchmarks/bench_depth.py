@@ -6,6 +6,8 @@ A synthetic scene: a wall at 5 m, `--persons` people (rectangles at 1.5-4.5 m wi
 missing), each with 17 keypoints and a box in a realistic layout, and a RealSense-like K. Times
 (median and p95 in ms, after warm-up), per encoding (16UC1, 32FC1):
 - lift: centerpose_core.geometry.lift_persons for all persons (the step the node runs per frame);
+- lift_masks: the same for persons with masks (a mask model: positions from the median depth under
+  each mask; here each person's mask is its whole rectangle, the worst case);
 - decode_full: decoding the whole image to metres (not on the node's path; for comparison);
 - from_msg: sensor_msgs/Image -> DepthImage (centerpose_ros.conversions.depth), when ROS is importable;
 - to_msg, to_markers: PersonPose3DArray and 3D MarkerArray construction, when ROS is importable.
@@ -19,6 +21,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -67,6 +70,17 @@ def _scene(persons: int, width: int, height: int) -> tuple[np.ndarray, list[Pers
     return depth_mm, result
 
 
+def _with_box_masks(persons: list[Person], size: tuple[int, int]) -> list[Person]:
+    """The persons with their rectangles as masks (and mask boxes), as a mask model would give them."""
+    out = []
+    for person in persons:
+        x0, y0, x1, y1 = (int(v) for v in person.bbox)
+        mask = np.zeros((size[1], size[0]), bool)
+        mask[y0:y1, x0:x1] = True
+        out.append(replace(person, mask=mask, mask_box=(x0, y0, x1, y1)))
+    return out
+
+
 def _time(fn: Callable[[], object], runs: int) -> dict[str, float]:
     for _ in range(min(20, runs)):
         fn()
@@ -89,6 +103,9 @@ def _bench_encoding(
     depth = DepthImage.from_array(values, encoding)
     timings: dict[str, object] = {
         "lift": _time(partial(lift_persons, persons, depth, intrinsics, size, config), runs),
+        "lift_masks": _time(
+            partial(lift_persons, _with_box_masks(persons, size), depth, intrinsics, size, config), runs
+        ),
         "decode_full": _time(
             partial(decode_depth, values, encoding, config.min_range, config.max_range), runs
         ),

@@ -4,7 +4,8 @@ Threading: subscription callbacks only put the newest frame into a one-slot mail
 thread converts it, runs the Predictor, then hands the result to an ordered list of steps
 (`FrameStep`, in steps/): tracking (ids), /pose/detections, markers, the annotated image, /pose/masks
 for a model with the mask branch (masks are computed only for frames whose masks someone consumes:
-a /pose/masks subscriber or the annotated image), and with
+a /pose/masks subscriber, the annotated image, or the 3D outputs, whose positions then come from
+the masks' depth), and with
 `use_depth` the 3D step last (so it never delays the 2D outputs). Each step's time is measured per frame
 (/diagnostics `step_<name>_p50_ms`, and the debug log line per frame).
 The executor therefore never blocks on inference, older frames are dropped (and counted), and
@@ -130,6 +131,7 @@ class PosePipeline:
         self.depth = DepthStep(self, params, message_filters) if params.use_depth else None
         if self.depth is not None:
             self.steps.append(self.depth)
+            self._mask_consumers.append(self.depth)  # positions from the masks' depth
         self._diagnostics_pub = self._create_publisher(
             DiagnosticArray, DIAGNOSTICS_TOPIC, qos.DIAGNOSTICS_QOS, lifecycle=False
         )

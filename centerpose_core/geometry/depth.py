@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 # encoding -> (numpy dtype of the values, units per metre). Dividing by 1000 (not multiplying by
@@ -153,3 +154,59 @@ def region_depth(
     ]
     metres = to_metres(patch, depth.units_per_metre, min_range, max_range).reshape(1, -1)
     return float(nan_median(metres)[0])
+
+
+def mask_depth(
+    depth: DepthImage,
+    mask: np.ndarray,
+    colour_size: tuple[int, int],
+    min_range: float,
+    max_range: float,
+    region: tuple[slice, slice] = (slice(None), slice(None)),
+    erode: int = 0,
+) -> tuple[float, float, float]:
+    """(u, v, z): the median depth-image column and row of a person's mask pixels and the median of
+    their valid depths (metres); NaN where the mask has no pixel (z: no valid pixel).
+
+    mask: (h, w) bool in colour-image pixels (colour_size = (w, h)); each mask pixel reads the
+    depth pixel its centre falls in. region: the (rows, cols) slices holding all of the mask
+    (`Person.mask_region`), so the cost is the person's, not the image's. erode: first shrink the
+    mask by this many pixels (a (2 erode + 1)^2 square), so that pixels on its rim, where a mask
+    edge or the sensor's edge pixels meet the background, do not vote; a mask that erodes away
+    keeps its own pixels.
+    """
+    sub = mask[region]
+    if erode > 0 and sub.size:
+        kernel = np.ones((2 * erode + 1, 2 * erode + 1), np.uint8)
+        eroded = cv2.erode(sub.astype(np.uint8), kernel, borderType=cv2.BORDER_REPLICATE).astype(bool)
+        sub = eroded if eroded.any() else sub
+    row_counts, col_counts = sub.sum(axis=1), sub.sum(axis=0)
+    if not row_counts.any():
+        return math.nan, math.nan, math.nan
+    rows = np.arange(sub.shape[0]) + (region[0].start or 0)  # colour rows and columns of `sub`
+    cols = np.arange(sub.shape[1]) + (region[1].start or 0)
+    if (depth.width, depth.height) != tuple(colour_size):  # the depth pixel each one reads
+        cols = np.clip(pixel_index((cols + 0.5) * depth.width / colour_size[0] - 0.5), 0, depth.width - 1)
+        rows = np.clip(pixel_index((rows + 0.5) * depth.height / colour_size[1] - 0.5), 0, depth.height - 1)
+        values = depth.values[np.ix_(rows, cols)][sub]
+    else:
+        values = depth.values[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1][sub]
+    valid = values[~np.isnan(to_metres(values, depth.units_per_metre, min_range, max_range))]
+    z = _median(valid) / depth.units_per_metre if valid.size else math.nan
+    return _counted_median(cols, col_counts), _counted_median(rows, row_counts), z
+
+
+def _median(values: np.ndarray) -> float:
+    """The usual median (mean of the two middle values of an even count) of raw depth values, in
+    their own dtype: partitioning uint16 is 3x faster than np.median of float64 metres."""
+    count = values.size
+    middle = np.partition(values, [(count - 1) // 2, count // 2])
+    return 0.5 * (float(middle[(count - 1) // 2]) + float(middle[count // 2]))
+
+
+def _counted_median(values: np.ndarray, counts: np.ndarray) -> float:
+    """The median of a list holding values[i] counts[i] times (values non-decreasing)."""
+    ends = np.cumsum(counts)
+    total = int(ends[-1])
+    low, high = np.searchsorted(ends, [(total - 1) // 2, total // 2], side="right")
+    return 0.5 * (float(values[low]) + float(values[high]))

@@ -173,6 +173,14 @@ class DepthStep(FrameStep):
         self._markers = pipeline.create_output(MarkerArray, MARKERS_3D_TOPIC, qos.MARKERS_QOS)
         self._history = self._new_history()  # a message_filters setup that fails falls back now
 
+    def wanted(self, params: Any) -> bool:
+        """Whether this frame's persons should carry masks (a mask model): they give the 3D
+        positions (median depth over each mask), so while /pose/detections_3d or /pose/markers_3d
+        has a subscriber."""
+        return self._publisher.get_subscription_count() > 0 or (
+            bool(params.publish_markers) and self._markers.get_subscription_count() > 0
+        )
+
     @property
     def description(self) -> str:
         """How depth frames are paired, for the node's ready line."""

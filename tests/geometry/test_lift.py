@@ -6,6 +6,7 @@ Y = (v - cy) Z / fy; none is computed by the code under test.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -284,3 +285,67 @@ def test_infinite_depth_never_places_a_person_at_infinity() -> None:
         position, kps = _lift(_person(), depth, max_range=math.inf)
         assert np.isnan(position).all() and np.isnan(kps[:, :3]).all()
         np.testing.assert_array_equal(kps[:, 3], 0.0)
+
+
+# --- positions from the person's mask (a mask model) ----------------------------------------------
+
+
+def _masked_scene() -> tuple[np.ndarray, np.ndarray]:
+    """A wall at 4 m, the person's mask rows 20..23 x columns 36..40 (20 pixels) with depths 2000 mm
+    x 8, 2100 x 4, 2200 x 3, 0 (no return) x 2 and 4000 (the mask's rim on the wall) x 3."""
+    depth = _plane(4000)
+    values = [2000] * 8 + [2100] * 4 + [2200] * 3 + [0] * 2 + [4000] * 3
+    depth[20:24, 36:41] = np.array(values, np.uint16).reshape(4, 5)
+    mask = np.zeros((H, W), bool)
+    mask[20:24, 36:41] = True
+    return depth, mask
+
+
+def test_a_mask_gives_its_median_depth_at_the_torso_joints_median_pixel() -> None:
+    depth, mask = _masked_scene()
+    # The torso joints (32, 18), (48, 18), (35, 38), (45, 38) all read the wall.
+    person = _person()
+    position, _ = _lift(person, _mm(depth))
+    np.testing.assert_allclose(position[2], 4.0)  # the joint rule: the wall
+    # 18 valid mask depths sorted: 2000 x 8, 2100 x 4, ...: the 9th and 10th are 2100 -> z = 2.1.
+    # Torso pixels: u (32, 48, 35, 45) -> 40, v (18, 18, 38, 38) -> 28:
+    # X = (40 - 40) * 2.1 / 100 = 0, Y = (28 - 30) * 2.1 / 80 = -0.0525.
+    for box in (None, (36, 20, 41, 24), (30, 10, 60, 50)):
+        masked = dataclasses.replace(person, mask=mask, mask_box=box)
+        position, _ = _lift(masked, _mm(depth))
+        np.testing.assert_allclose(position, [0.0, -0.0525, 2.1], atol=1e-9)
+
+
+def test_without_scored_torso_joints_the_mask_median_pixel_gives_x_and_y() -> None:
+    depth, mask = _masked_scene()
+    scores = np.full(17, 0.9, np.float32)
+    scores[[L_SHOULDER, R_SHOULDER, L_HIP, R_HIP]] = 0.0
+    person = dataclasses.replace(_person(scores=scores), mask=mask)
+    position, _ = _lift(person, _mm(depth))
+    # Mask columns 36..40 (4 of each) -> 38; rows 20..23 (5 of each) -> 21.5:
+    # X = (38 - 40) * 2.1 / 100 = -0.042, Y = (21.5 - 30) * 2.1 / 80 = -0.223125.
+    np.testing.assert_allclose(position, [-0.042, -0.223125, 2.1], atol=1e-9)
+
+
+def test_a_mask_without_valid_depth_or_of_another_size_keeps_the_joint_rule() -> None:
+    depth, mask = _masked_scene()
+    depth[mask] = 0
+    plain, _ = _lift(_person(), _mm(depth))
+    for other in (mask, np.zeros((H, W), bool), np.ones((H + 1, W), bool)):
+        position, _ = _lift(dataclasses.replace(_person(), mask=other), _mm(depth))
+        np.testing.assert_allclose(position, plain, atol=0)
+    np.testing.assert_allclose(plain[2], 4.0)
+
+
+def test_a_mask_on_a_half_resolution_depth_image_reads_the_pixels_it_covers() -> None:
+    # colour 160x120 over the 80x60 depth image: colour pixel x reads depth column floor((x + 0.5) / 2),
+    # so colour columns 72..81 / rows 40..47 read the scene's mask pixels, each 4 times: z = 2.1 again.
+    depth, _ = _masked_scene()
+    mask = np.zeros((120, 160), bool)
+    mask[40:48, 72:82] = True
+    colour_points = [(2 * u, 2 * v) for u, v in STANDING]
+    person = dataclasses.replace(_person(colour_points, box=(52.0, 8.0, 108.0, 118.0)), mask=mask)
+    (result,) = lift_persons([person], _mm(depth), INTR, (160, 120))
+    # Torso colour pixels (2u, 2v) -> depth (u - 0.25, v - 0.25): median (39.75, 27.75):
+    # X = -0.25 * 2.1 / 100 = -0.00525, Y = -2.25 * 2.1 / 80 = -0.0590625.
+    np.testing.assert_allclose(result.position, [-0.00525, -0.0590625, 2.1], atol=1e-9)

@@ -157,3 +157,73 @@ def test_inserted_steps_shape_what_is_published_and_follow_the_input(
         executor.shutdown()
         for each in (node, camera, listener):
             each.destroy_node()
+
+
+def test_a_mask_model_computes_masks_for_the_3d_output_only_while_it_has_a_subscriber(
+    ros_context: Any, tmp_path: Path
+) -> None:
+    """With use_depth, positions come from the masks' depth: the 3D output is a mask consumer, and
+    like the other outputs costs no masks while nobody subscribes to it (no depth frames needed:
+    whether masks are computed is decided before pairing)."""
+    from centerpose_msgs.msg import PersonPose3DArray
+
+    from centerpose_core.model.random_weights import save_random_checkpoint
+
+    checkpoint = save_random_checkpoint(tmp_path / "masks.pth", masks=True)
+    params = NodeParameters.defaults().updated(
+        dict(
+            model_path=str(checkpoint),
+            backend="torch",
+            device="cpu",
+            input_size=TEST_INPUT_SIZE,
+            use_depth=True,
+        )
+    )
+    params = dataclasses.replace(params, score_threshold=0.05, max_persons=3)
+    node = rclpy.create_node("centerpose", context=ros_context)
+    camera = rclpy.create_node("camera", context=ros_context)
+    listener = rclpy.create_node("listener", context=ros_context)
+    image_pub = camera.create_publisher(Image, "image", qos.image_qos("reliable"))
+    executor = SingleThreadedExecutor(context=ros_context)
+    for each in (node, camera, listener):
+        executor.add_node(each)
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=0.05)
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    pipeline = None
+    try:
+        predictor, backend_name = load_predictor(params)
+        pipeline = PosePipeline(node, params, predictor, backend_name)
+        witness = Witness()
+        pipeline.insert_step(witness)
+        pipeline.start_input()
+        assert wait_until(lambda: image_pub.get_subscription_count() == 1, 20)
+        image = np.random.default_rng(7).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+
+        def frame_with(stamp: int) -> ProcessedFrame:
+            image_pub.publish(make_message(raw_entry(image, f"f{stamp}", (stamp, 0)), stamp_now=False))
+            assert wait_until(lambda: any(f.header.stamp.sec == stamp for f in witness.frames), 60)
+            return next(f for f in witness.frames if f.header.stamp.sec == stamp)
+
+        unwatched = frame_with(1)
+        assert unwatched.persons and all(p.mask is None for p in unwatched.persons)
+        listener.create_subscription(
+            PersonPose3DArray, "/pose/detections_3d", lambda _: None, qos.DETECTIONS_QOS
+        )
+        assert wait_until(lambda: node.count_subscribers("/pose/detections_3d") == 1, 20)
+        watched = frame_with(2)
+        assert watched.persons and all(p.mask is not None for p in watched.persons)
+        assert pipeline.stats.snapshot().masks_computed == 1
+    finally:
+        if pipeline is not None and pipeline.predictor is not None:
+            pipeline.close()
+        stop.set()
+        spinner.join()
+        executor.shutdown()
+        for each in (node, camera, listener):
+            each.destroy_node()
