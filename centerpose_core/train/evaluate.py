@@ -102,7 +102,10 @@ def evaluate_predictor(
 ) -> dict[str, float]:
     """Run `predictor` over every image of a COCO keypoint set and score it; adds `images_per_s`.
 
-    With a mask model and a set whose every annotation has a segmentation, also `segm_<stat>`.
+    With a mask model and a set whose every annotation has a segmentation, also `segm_<stat>`;
+    on any other set no masks are computed (the keypoint results never read them). COCOeval's segm
+    score reads up to 100 detections per image (maxDets), and a mask is not tied to its person's
+    box, so when it runs every candidate's mask is computed.
     """
     from centerpose_core.data.dataset import load_coco
 
@@ -110,6 +113,7 @@ def evaluate_predictor(
     image_dir = Path(image_dir)
     image_ids = sorted(coco.getImgIds())
     category = coco.getCatIds(catNms=["person"]) or coco.getCatIds()
+    masks = None if has_segmentation(coco) else False  # None: when the model has them
     results: list[dict[str, Any]] = []
     segm_results: list[dict[str, Any]] = []
     elapsed = 0.0
@@ -121,13 +125,13 @@ def evaluate_predictor(
     for ids in batches:
         images = [read_image(image_dir / coco.imgs[i]["file_name"], f"image id {i}") for i in ids]
         start = time.perf_counter()
-        persons = predictor.predict_batch(images)
+        persons = predictor.predict_batch(images, masks=masks)
         elapsed += time.perf_counter() - start
         for image_id, found in zip(ids, persons):
             results.extend(persons_to_coco(image_id, found, category_id=category[0]))
             segm_results.extend(persons_to_coco_segm(image_id, found, category_id=category[0]))
     stats = coco_keypoint_stats(coco, results, image_ids)
-    if segm_results and has_segmentation(coco):
+    if segm_results:
         segm = coco_keypoint_stats(coco, segm_results, image_ids, iou_type="segm")
         stats.update({f"segm_{name}": value for name, value in segm.items()})
     stats["images_per_s"] = len(image_ids) / elapsed if elapsed > 0 else 0.0
