@@ -171,7 +171,10 @@ def mask_patches(
 
 def full_mask(patch: tuple[Box, np.ndarray] | None, image_hw: tuple[int, int]) -> np.ndarray:
     """One person's (h, w) bool mask from its `mask_patches` entry."""
-    mask = np.zeros(image_hw, dtype=bool)
+    return _pasted(np.zeros(image_hw, dtype=bool), patch)
+
+
+def _pasted(mask: np.ndarray, patch: tuple[Box, np.ndarray] | None) -> np.ndarray:
     if patch is not None:
         (x0, y0, x1, y1), pixels = patch
         mask[y0:y1, x0:x1] = pixels
@@ -203,10 +206,8 @@ def masks_to_image(
     """
     patches = mask_patches(probabilities, meta.output_to_image(), image_hw, threshold)
     out = np.zeros((len(patches), *image_hw), dtype=bool)
-    for n, patch in enumerate(patches):
-        if patch is not None:
-            (x0, y0, x1, y1), pixels = patch
-            out[n, y0:y1, x0:x1] = pixels
+    for mask, patch in zip(out, patches):
+        _pasted(mask, patch)
     return out
 
 
