@@ -45,6 +45,15 @@ TEST_INPUT_SIZE = 128  # torch CPU forward of the full model at 128 px: ~0.2 s (
 # The node settings the pipeline tests run with: a low threshold so seeded weights yield persons.
 SCORE_THRESHOLD = 0.05
 MAX_PERSONS = 5
+# what most node tests start with: small input, low threshold, torch on the CPU (no export at start-up)
+TEST_NODE_PARAMS: dict[str, Any] = dict(
+    input_size=TEST_INPUT_SIZE,
+    score_threshold=SCORE_THRESHOLD,
+    max_persons=MAX_PERSONS,
+    backend="torch",
+    device="cpu",
+)
+READY_LINE = r"\] \[centerpose\]: ready"
 
 
 class Proc:
@@ -145,6 +154,14 @@ class RosSession:
             args += ["-p", f"{key}:={text}"]
         return self._start(name, [*args, *ros_args])
 
+    def start_test_node(self, model_path: Path, wait_for: str | None = READY_LINE, **params: Any) -> Proc:
+        """A node with the suite's standard parameters (`TEST_NODE_PARAMS`; `params` override or add),
+        waited for until its log shows `wait_for` (the plain node's ready line by default)."""
+        node = self.start_node(model_path, **(TEST_NODE_PARAMS | params))
+        if wait_for is not None:
+            node.wait_for_log(wait_for, timeout=120)
+        return node
+
     def start_lifecycle_client(self, node: str = "/centerpose") -> LifecycleClient:
         """A client process for `node`'s ~/change_state and ~/get_state services, ready to use."""
         proc = self._start("lifecycle_client", [PYTHON, str(PEER), "lifecycle", node], stdin=True)
@@ -161,6 +178,14 @@ class RosSession:
         proc = self._start(
             name, [PYTHON, str(PEER), "record", str(out), "--topics", topics, "--qos-durability", durability]
         )
+        return proc, out
+
+    def start_ready_recorder(
+        self, name: str = "recorder", topics: str = "detections,markers,diagnostics"
+    ) -> tuple[Proc, Path]:
+        """`start_recorder`, returned once its subscriptions exist (nothing published later is missed)."""
+        proc, out = self.start_recorder(name, topics)
+        proc.wait_for_log("RECORDER READY", timeout=60)
         return proc, out
 
     def publish(

@@ -41,18 +41,13 @@ QUIET_WAIT_S = 3.0
 
 
 def start_lifecycle_node(session: RosSession, model_path: Path, input_size: int = TEST_INPUT_SIZE) -> Proc:
-    node = session.start_node(
+    return session.start_test_node(
         model_path,
+        wait_for=r"\[centerpose\]: unconfigured \(model_path .*\); waiting for configure",
         executable=LIFECYCLE_NODE_EXE,
         ros_args=("--log-level", "centerpose:=debug"),
         input_size=input_size,
-        score_threshold=SCORE_THRESHOLD,
-        max_persons=MAX_PERSONS,
-        backend="torch",
-        device="cpu",
     )
-    node.wait_for_log(r"\[centerpose\]: unconfigured \(model_path .*\); waiting for configure", timeout=120)
-    return node
 
 
 def images(seed: int, count: int) -> list[np.ndarray]:
@@ -99,8 +94,7 @@ def test_configure_gates_model_and_activate_gates_frames(
         mem_configured = memory_mb(node.popen.pid)
         refused = session.set_params("input_size=256", expect_ok=False)
         assert "REFUSED" in refused and "only while unconfigured" in refused
-        recorder, records = session.start_recorder(topics="detections,diagnostics")
-        recorder.wait_for_log("RECORDER READY", timeout=60)
+        recorder, records = session.start_ready_recorder(topics="detections,diagnostics")
 
         # Inactive: no image subscription, nothing published.
         before_activate, log = publish_unanswered(session, "inactive_", 100)
@@ -170,8 +164,7 @@ def test_deactivate_finishes_the_frame_in_flight_and_shutdown_works_from_active(
         client = session.start_lifecycle_client()
         assert_transition(client, "configure", True, "inactive")
         assert_transition(client, "activate", True, "active")
-        recorder, records = session.start_recorder(topics="detections")
-        recorder.wait_for_log("RECORDER READY", timeout=60)
+        recorder, records = session.start_ready_recorder(topics="detections")
 
         image = images(11, 1)[0]
         publisher = session.start_publisher([raw_entry(image, "in_flight", (500, 0))])

@@ -28,8 +28,7 @@ import numpy as np
 import pytest
 from ros_helpers import (
     MAX_PERSONS,
-    SCORE_THRESHOLD,
-    TEST_INPUT_SIZE,
+    READY_LINE,
     Proc,
     RosSession,
     assert_valid_ids,
@@ -164,21 +163,16 @@ def start_rig(tmp: Path, checkpoint: Path, depth_sync: str, env: dict[str, str] 
             p for p in (env["PYTHONPATH"], session.env.get("PYTHONPATH")) if p
         )
     session.env.update(env)
-    node = session.start_node(
+    node = session.start_test_node(
         checkpoint,
-        input_size=TEST_INPUT_SIZE,
-        score_threshold=SCORE_THRESHOLD,
-        max_persons=MAX_PERSONS,
-        backend="torch",
-        device="cpu",
+        wait_for=None,
         use_depth=True,
         depth_sync=depth_sync,
         depth_keypoint_threshold=0.0,  # lift every joint: the random weights' joints mostly score 0
     )
     try:
-        node.wait_for_log(r"\] \[centerpose\]: ready", timeout=120)
-        recorder, records = session.start_recorder(topics="detections,detections_3d,markers_3d,diagnostics")
-        recorder.wait_for_log("RECORDER READY", timeout=60)
+        node.wait_for_log(READY_LINE, timeout=120)
+        _, records = session.start_ready_recorder(topics="detections,detections_3d,markers_3d,diagnostics")
     except BaseException:
         session.close()
         raise

@@ -23,8 +23,6 @@ import pytest
 from ros_helpers import (
     LIFECYCLE_NODE_EXE,
     MAX_PERSONS,
-    SCORE_THRESHOLD,
-    TEST_INPUT_SIZE,
     LifecycleClient,
     Proc,
     RosSession,
@@ -92,17 +90,12 @@ def node(tmp_path_factory: pytest.TempPathFactory, random_checkpoint: Path) -> I
     shutil.copyfile(random_checkpoint, model_path)
     session = RosSession(tmp)
     try:
-        proc = session.start_node(
+        proc = session.start_test_node(
             model_path,
+            wait_for=r"waiting for configure",
             executable=LIFECYCLE_NODE_EXE,
-            input_size=TEST_INPUT_SIZE,
-            score_threshold=SCORE_THRESHOLD,
-            max_persons=MAX_PERSONS,
-            backend="torch",
-            device="cpu",
             tracking_lost_timeout_s=LOST_TIMEOUT_S,
         )
-        proc.wait_for_log(r"waiting for configure", timeout=120)
         client = session.start_lifecycle_client()
         recorder, records = session.start_recorder(topics="detections,diagnostics")
         shared = Node(session, proc, client, records, model_path, random_checkpoint)

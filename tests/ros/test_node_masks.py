@@ -45,17 +45,8 @@ def test_masks_topic_labels_the_detections(tmp_path):
     checkpoint = save_random_checkpoint(tmp_path / "masks.pth", masks=True)
     session = RosSession(tmp_path)
     try:
-        node = session.start_node(
-            checkpoint,
-            input_size=TEST_INPUT_SIZE,
-            score_threshold=SCORE_THRESHOLD,
-            max_persons=MAX_PERSONS,
-            backend="torch",
-            device="cpu",
-        )
-        node.wait_for_log(r"\] \[centerpose\]: ready", timeout=120)
-        recorder, records = session.start_recorder()
-        recorder.wait_for_log("RECORDER READY", timeout=60)
+        node = session.start_test_node(checkpoint)
+        _, records = session.start_ready_recorder()
         image = np.random.default_rng(21).integers(0, 256, (120, 160, 3), dtype=np.uint8)
 
         session.publish([raw_entry(image, "nomask_0", (2100, 0))], "--lockstep")
@@ -64,8 +55,7 @@ def test_masks_topic_labels_the_detections(tmp_path):
         # Nobody consumes masks (no /pose/masks subscriber, no annotated image): none computed.
         assert (diagnostics["masks_published"], diagnostics["masks_computed"]) == ("0", "0")
 
-        viewer, viewer_records = session.start_recorder("viewer", topics="masks")
-        viewer.wait_for_log("RECORDER READY", timeout=60)
+        viewer, viewer_records = session.start_ready_recorder("viewer", topics="masks")
         plan = [raw_entry(image, f"mask_{i}", (2101 + i, 5)) for i in range(2)]
         session.publish(plan, "--lockstep")
         masks = wait_for_records(viewer_records, lambda r: r["topic"] == "masks", 2, 30)

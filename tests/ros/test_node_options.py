@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 import pytest
 from ros_helpers import (
-    TEST_INPUT_SIZE,
     Proc,
     RosSession,
     assert_matches_predictor,
@@ -34,20 +33,15 @@ def node(
     session = RosSession(tmp_path_factory.mktemp("ros_options"))
     try:
         # score_threshold:=0 arrives as an integer: the node must accept it (rclpy alone would not).
-        proc = session.start_node(
+        proc = session.start_test_node(
             random_checkpoint,
-            input_size=TEST_INPUT_SIZE,
             score_threshold=0,
             max_persons=MAX_PERSONS,
             image_reliability="best_effort",
             use_compressed=True,
             publish_annotated=False,
-            backend="torch",
-            device="cpu",
         )
-        proc.wait_for_log(r"\] \[centerpose\]: ready", timeout=120)
-        recorder, records = session.start_recorder(topics="detections")
-        recorder.wait_for_log("RECORDER READY", timeout=60)
+        _, records = session.start_ready_recorder(topics="detections")
         yield session, proc, records
     finally:
         session.close()

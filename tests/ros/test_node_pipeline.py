@@ -21,7 +21,6 @@ import pytest
 from ros_helpers import (
     MAX_PERSONS,
     SCORE_THRESHOLD,
-    TEST_INPUT_SIZE,
     Proc,
     RosSession,
     assert_matches_predictor,
@@ -61,17 +60,8 @@ class Pipeline:
 def pipeline(tmp_path_factory: pytest.TempPathFactory, random_checkpoint: Path) -> Iterator[Pipeline]:
     session = RosSession(tmp_path_factory.mktemp("ros_pipeline"))
     try:
-        node = session.start_node(
-            random_checkpoint,
-            input_size=TEST_INPUT_SIZE,
-            score_threshold=SCORE_THRESHOLD,
-            max_persons=MAX_PERSONS,
-            backend="torch",
-            device="cpu",
-        )
-        node.wait_for_log(r"\] \[centerpose\]: ready", timeout=120)
-        recorder, records = session.start_recorder()
-        recorder.wait_for_log("RECORDER READY", timeout=60)
+        node = session.start_test_node(random_checkpoint)
+        recorder, records = session.start_ready_recorder()
         yield Pipeline(session, node, recorder, records)
         rc = node.stop(signal.SIGTERM)
         log = node.log()
@@ -291,8 +281,7 @@ def test_annotated_image_only_while_subscribed(pipeline: Pipeline) -> None:
     first = latest_diagnostics(pipeline.records, after=time.time())
     assert first["annotated_images_published"] == "0", "nobody subscribed yet: nothing may be drawn"
 
-    viewer, viewer_records = pipeline.session.start_recorder("viewer", topics="annotated")
-    viewer.wait_for_log("RECORDER READY", timeout=60)
+    viewer, viewer_records = pipeline.session.start_ready_recorder("viewer", topics="annotated")
     plan = [raw_entry(image, f"annot_{i}", pipeline.stamp()) for i in range(3)]
     pipeline.session.publish(plan, "--lockstep")
     images = wait_for_records(viewer_records, lambda r: r["topic"] == "annotated", 3, 20)
