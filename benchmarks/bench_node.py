@@ -1,8 +1,8 @@
 """Benchmark the ROS 2 node over real DDS (loopback) at 640x480: overhead, latency, throughput, memory,
 and the per-frame cost of each pipeline step (tracking, outputs, 3D).
 
-    .venv/bin/python benchmarks/bench_node.py [--checkpoint PATH] [--backend auto] [--input-size 128] [--fit-aspect]
-        [--overhead-frames 150] [--stream-frames 2000] [--rate 30] [--depth] [--threshold 0.3]
+    .venv/bin/python benchmarks/bench_node.py [--checkpoint PATH] [--backend auto] [--input-size 128]
+        [--fit-aspect] [--overhead-frames 150] [--stream-frames 2000] [--rate 30] [--depth] [--threshold 0.3]
         [--soak MINUTES]
 
 Three processes, as in the tests: a publisher (tests/ros/peer.py publish), the node
