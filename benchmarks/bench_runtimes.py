@@ -37,6 +37,7 @@ from centerpose_core.export.options import ExportOptions
 from centerpose_core.model import build_pose_net
 from centerpose_core.model.dcn import ModulatedDeformConv
 from centerpose_core.runtime import Predictor
+from centerpose_core.runtime.matmul_floor import matmul_gflops
 
 ISSUE_GFLOP = 80.5
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -55,30 +56,8 @@ def measure_sgemm_gflops(threads: int, n: int = 2048, repeats: int = 10) -> floa
 
 
 def measure_matmul_gflops(threads: int, precision: str, n: int = 2048, repeats: int = 10) -> float:
-    """Best n x n matmul throughput (GFLOP/s, or GOP/s for int8) in `precision` with `threads`
-    threads: fp32 torch's sgemm, bf16 torch's bf16 matmul (oneDNN: AVX512-BF16 / AMX where the CPU
-    has them), int8 `torch._int_mm` (int8 x int8 -> int32, VNNI where present)."""
-    torch.set_num_threads(threads)
-    if precision == "int8":
-        a = torch.randint(-128, 127, (n, n), dtype=torch.int8)
-        b = torch.randint(-128, 127, (n, n), dtype=torch.int8)
-
-        def matmul():
-            return torch._int_mm(a, b)
-    else:
-        dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
-        a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-
-        def matmul():
-            return torch.mm(a, b)
-
-    matmul()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        matmul()
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e9
+    """Best n x n matmul rate in `precision` with `threads` threads (`runtime.matmul_floor`)."""
+    return matmul_gflops(precision, threads, n, repeats)
 
 
 def count_model_gflop(model: torch.nn.Module, width: int, height: int) -> dict[str, float]:
