@@ -2,7 +2,7 @@
 and the per-frame cost of each pipeline step (tracking, outputs, 3D).
 
     .venv/bin/python benchmarks/bench_node.py [--checkpoint PATH] [--backend auto] [--input-size 128]
-        [--overhead-frames 150] [--stream-frames 2000] [--rate 30] [--depth] [--threshold 0.3]
+        [--fit-aspect] [--overhead-frames 150] [--stream-frames 2000] [--rate 30] [--depth] [--threshold 0.3]
         [--soak MINUTES]
 
 Three processes, as in the tests: a publisher (tests/ros/peer.py publish), the node
@@ -310,6 +310,9 @@ def main() -> int:
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--input-size", type=int, default=128)
+    parser.add_argument(
+        "--fit-aspect", action="store_true", help="the node's fit_aspect (640x480 at 512: a 512x384 input)"
+    )
     parser.add_argument("--overhead-frames", type=int, default=150)
     parser.add_argument("--stream-frames", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=30.0)
@@ -341,6 +344,8 @@ def main() -> int:
             "-p",
             f"input_size:={args.input_size}",
             "-p",
+            f"fit_aspect:={str(args.fit_aspect).lower()}",
+            "-p",
             f"score_threshold:={args.threshold}",
             "-p",
             f"use_depth:={str(args.depth).lower()}",
@@ -362,6 +367,7 @@ def main() -> int:
     result: dict = {
         "image": f"{image.shape[1]}x{image.shape[0]} bgr8",
         "input_size": args.input_size,
+        "fit_aspect": args.fit_aspect,
         "depth": "640x480 16UC1" if args.depth else None,
         "log_dir": str(tmp),
     }

@@ -1,18 +1,22 @@
 """Runtimes and precisions side by side on one camera frame, at a square and a camera-shaped input.
 
 Rows: torch eager, ONNX Runtime fp32 (the fixed 512x512 file and the dynamic height/width file)
-and INT8 (QDQ, `export.quantize`), OpenVINO fp32 / bf16 / INT8 / INT8 with bf16 for what stays
-float (when openvino is installed; bf16 where the CPU has it), each at 512x512 (the 640x480 frame
-letterboxed) and at 512x384 (fitted to the frame's 4:3 aspect). Per row: median stage times from
-the Predictor (pre-process, forward, decode, post-process, total) and the total as a multiple of
-the fp32 FLOP floor = 80.5 GFLOP / sgemm GFLOP/s, sgemm measured in this same run and thread
-count (the issue's floor, the same for both shapes: what a 512x512 fp32 network cannot beat).
+and INT8 (QDQ, `export.quantize`), OpenVINO fp32 / bf16 / INT8 (when openvino is installed; bf16
+where the CPU has it, also without the polyphase upsampling rewrite of `runtime.openvino_upsampling`
+to show what it saves), each at 512x512 (the 640x480 frame letterboxed) and at 512x384 (fitted to
+the frame's 4:3 aspect). Per row: median stage times from the Predictor (pre-process, forward,
+decode, post-process, total); the total as a multiple of the fp32 floor and of the row's own
+precision's floor (the issue's 80.5 GFLOP at the matmul rate of that precision, each measured in
+this same run and thread count: fp32 sgemm, bf16 matmul, int8 `_int_mm`; the same for both shapes:
+what a 512x512 network cannot beat); the reference model's AP and AP cost where measured (README,
+benchmarks/quant_accuracy.py); and at 512x512 the share of forward time in the 16 deformable
+convolutions, from each runtime's own profiler (benchmarks/dcn_share.py).
 The model's FLOPs at each shape are counted too (torch's counter + the deformable convs).
 
 Speed does not depend on the weights, so by default the net is seeded and the INT8 copy is
 calibrated on the real sample images; accuracy is measured by benchmarks/quant_accuracy.py.
 
-    .venv/bin/python benchmarks/bench_runtimes.py [--threads 2] [--runs 10] [IMAGE]
+    .venv/bin/python benchmarks/bench_runtimes.py [--threads 2] [--runs 10] [--skip-dcn-share] [IMAGE]
 """
 
 from __future__ import annotations
@@ -33,27 +37,27 @@ from centerpose_core.export.options import ExportOptions
 from centerpose_core.model import build_pose_net
 from centerpose_core.model.dcn import ModulatedDeformConv
 from centerpose_core.runtime import Predictor
+from centerpose_core.runtime.matmul_floor import matmul_gflops
 
 ISSUE_GFLOP = 80.5
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DEFAULT_IMAGE = SHARED / "media" / "basketball1.png"  # 640x480, a camera's 4:3
 DEFAULT_CALIB = SHARED / "coco_mini" / "images"
 SHAPES = ((512, 512), (512, 384))  # (width, height)
+FLOOR_PRECISIONS = ("fp32", "bf16", "int8")
+UNREWRITTEN = "openvino bf16 (no upsampling rewrite)"
+DCN_SHARE_SHAPE = "512x512"  # the shape whose rows get a profiling pass
+REFERENCE_FP32_AP = 0.477
 
 
 def measure_sgemm_gflops(threads: int, n: int = 2048, repeats: int = 10) -> float:
     """Best fp32 matmul throughput (GFLOP/s) with `threads` threads: torch's BLAS, as the fp32 floor."""
-    torch.set_num_threads(threads)
-    a = torch.randn(n, n)
-    b = torch.randn(n, n)
-    out = torch.empty(n, n)
-    torch.mm(a, b, out=out)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.mm(a, b, out=out)
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e9
+    return measure_matmul_gflops(threads, "fp32", n, repeats)
+
+
+def measure_matmul_gflops(threads: int, precision: str, n: int = 2048, repeats: int = 10) -> float:
+    """Best n x n matmul rate in `precision` with `threads` threads (`runtime.matmul_floor`)."""
+    return matmul_gflops(precision, threads, n, repeats)
 
 
 def count_model_gflop(model: torch.nn.Module, width: int, height: int) -> dict[str, float]:
@@ -115,16 +119,38 @@ def make_predictors(model: torch.nn.Module, args: argparse.Namespace) -> dict[tu
         rows["openvino fp32"] = (dynamic, {**ov, "precision": "fp32"})
         if "bf16" in precisions:
             rows["openvino bf16"] = (dynamic, {**ov, "precision": "bf16"})
+            rows[UNREWRITTEN] = (dynamic, {**ov, "precision": "bf16"})
         rows["openvino int8"] = (int8, {**ov, "precision": "int8"})
     predictors: dict[tuple[str, str], Predictor] = {}
     for width, height in SHAPES:
         label = f"{width}x{height}"
         for name, (file, kwargs) in rows.items():
             predictors[(label, name)] = Predictor(file, input_size=(width, height), **kwargs)
+            if name == UNREWRITTEN:
+                _undo_upsampling_rewrite(predictors[(label, name)])
             if name == "onnxruntime fp32" and width == height:  # the issue's baseline: a fixed-size file
                 fixed_row = (label, "onnxruntime fp32 (fixed file)")
                 predictors[fixed_row] = Predictor(fixed, input_size=width, precision="fp32", **ort)
     return predictors
+
+
+def _undo_upsampling_rewrite(predictor: Predictor) -> None:
+    """The bf16 graph as OpenVINO reads it (the neck's transposed convolutions in the plugin's own
+    bf16 kernel), to measure what `runtime.openvino_upsampling` saves in the same run."""
+    backend = predictor.backend
+    backend.model = backend.core.read_model(str(backend.path))
+    backend.rewritten_upsamplings = 0
+    backend._compiled.clear()
+
+
+def reference_ap(backend: str, precision: str) -> tuple[float | None, float | None]:
+    """(AP, AP cost in points) of the reference model (README, benchmarks/quant_accuracy.py: 256 px
+    held-out synthetic set, fp32 AP 0.477) where measured; INT8 here is calibrated on the 4
+    samples, not the measured file, so unknown."""
+    from centerpose_core.runtime.precision import MEASURED_AP_COST
+
+    cost = None if precision == "int8" else MEASURED_AP_COST.get((backend, precision))
+    return (None, None) if cost is None else (round(REFERENCE_FP32_AP + cost / 100, 3), cost)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         "--cache-dir", default=None, help="ONNX export cache (default ~/.cache/centerpose/onnx)"
     )
     parser.add_argument("--skip-torch", action="store_true")
+    parser.add_argument(
+        "--skip-dcn-share", action="store_true", help="no per-layer profiling pass (the DCN % column)"
+    )
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
 
@@ -171,59 +200,88 @@ def main(argv: list[str] | None = None) -> int:
     for predictor in predictors.values():
         for _ in range(args.warmup):
             predictor.predict(image)
-    # The machine may be shared: rows run round-robin (one predict each per round) with an sgemm
-    # sample per round, so every row and the floor see the same load; medians are reported, and
-    # the best run against the best sgemm as the less load-sensitive pair.
+    # The machine may be shared: rows run round-robin (one predict each per round) with a matmul
+    # sample of each precision per round, so every row and the floors see the same load; medians
+    # are reported, and the best run against the best matmul as the less load-sensitive pair.
     samples: dict[tuple[str, str], dict[str, list[float]]] = {key: {} for key in predictors}
-    sgemm_samples = []
+    matmul: dict[str, list[float]] = {precision: [] for precision in FLOOR_PRECISIONS}
+
+    def sample_floors() -> None:
+        for precision in FLOOR_PRECISIONS:
+            matmul[precision].append(measure_matmul_gflops(args.threads, precision, repeats=3))
+
     for round_index in range(args.runs):
-        sgemm_samples.append(measure_sgemm_gflops(args.threads, repeats=3))
+        sample_floors()
         for key, predictor in predictors.items():
             if key[1] == "torch fp32" and round_index >= args.torch_runs:
                 continue
             predictor.predict(image)
             for stage, ms in predictor.last_timings.items():
                 samples[key].setdefault(stage, []).append(ms)
-    sgemm_samples.append(measure_sgemm_gflops(args.threads, repeats=3))
+    sample_floors()
     stages = {key: {k: statistics.median(v) for k, v in timing.items()} for key, timing in samples.items()}
     best_total = {key: min(timing["total"]) for key, timing in samples.items()}
 
-    sgemm_median, sgemm_peak = statistics.median(sgemm_samples), max(sgemm_samples)
-    floor, best_floor = ISSUE_GFLOP / sgemm_median * 1e3, ISSUE_GFLOP / sgemm_peak * 1e3
-    summary = {
-        f"{shape} {name}": {
+    # Each precision's floor: the issue's 80.5 GFLOP at that precision's matmul rate (median, peak).
+    floors = {
+        precision: (ISSUE_GFLOP / statistics.median(rates) * 1e3, ISSUE_GFLOP / max(rates) * 1e3)
+        for precision, rates in matmul.items()
+    }
+    floor, best_floor = floors["fp32"]
+    shares = {}
+    if not args.skip_dcn_share:
+        from dcn_share import dcn_share
+
+        for key, predictor in predictors.items():
+            if key[0] == DCN_SHARE_SHAPE:
+                shares[key] = dcn_share(predictor, image)
+    summary = {}
+    for (shape, name), timing in stages.items():
+        predictor = predictors[(shape, name)]
+        precision = predictor.precision
+        own, best_own = floors[precision]
+        ap, cost = reference_ap(predictor.backend.name, precision)
+        share = shares.get((shape, name))
+        summary[f"{shape} {name}"] = {
+            "precision": precision,
             "stages_ms": timing,
             "x_floor": timing["total"] / floor,
+            "x_own_floor": timing["total"] / own,
             "best_total_ms": best_total[(shape, name)],
             "best_x_floor": best_total[(shape, name)] / best_floor,
+            "best_x_own_floor": best_total[(shape, name)] / best_own,
+            "reference_ap": ap,
+            "ap_cost": cost,
+            "dcn": share,
         }
-        for (shape, name), timing in stages.items()
-    }
-    results.update(sgemm_gflops=sgemm_samples, summary=summary, cpu_load_after=os.getloadavg()[0])
-    results["fp32_floor_ms"] = {"median_sgemm": floor, "peak_sgemm": best_floor}
+    results.update(matmul_gflops=matmul, summary=summary, cpu_load_after=os.getloadavg()[0])
+    results["floor_ms"] = {p: {"median": a, "peak": b} for p, (a, b) in floors.items()}
 
+    for precision, rates in matmul.items():
+        median_floor, peak_floor = floors[precision]
+        print(
+            f"matmul {precision}, {args.threads} threads, {len(rates)} samples: median "
+            f"{statistics.median(rates):.1f}, peak {max(rates):.1f} G(FL)OP/s -> {precision} floor "
+            f"{median_floor:.0f} ms (median), {peak_floor:.0f} ms (peak)"
+        )
     print(
-        f"sgemm fp32, {args.threads} threads, {len(sgemm_samples)} samples: median {sgemm_median:.1f}, "
-        f"peak {sgemm_peak:.1f} GFLOP/s -> fp32 floor {floor:.0f} ms (median), {best_floor:.0f} ms (peak) "
-        f"for the issue's 80.5 GFLOP (counted here: "
-        + ", ".join(f"{k} {v['total']:.1f}" for k, v in gflop.items())
+        "for the issue's 80.5 GFLOP (counted here: "
+        + ", ".join(f"{k} {v['total']:.1f}, of which DCN {v['deform_conv']:.1f}" for k, v in gflop.items())
         + ")"
     )
-    columns = ("pre", "forward", "decode", "post", "total ms", "x floor", "best ms", "best x floor")
-    header = f"| {'input':<7} | {'runtime (medians)':<30} | " + " | ".join(f"{c:>8}" for c in columns) + " |"
+    columns = ("pre", "forward", "decode", "post", "total ms", "x fp32 fl", "x own fl", "best ms",
+               "best x own", "AP", "AP cost", "DCN %")  # fmt: skip
+    header = f"| {'input':<7} | {'runtime (medians)':<38} | " + " | ".join(f"{c:>9}" for c in columns) + " |"
     print(header)
     print("|" + "|".join("-" * len(cell) for cell in header.split("|")[1:-1]) + "|")
     for (shape, name), timing in stages.items():
         row = summary[f"{shape} {name}"]
-        cells = (
-            timing["preprocess"],
-            timing["forward"],
-            timing["decode"],
-            timing["postprocess"],
-            timing["total"],
-        )
-        line = f"| {shape:<7} | {name:<30} | " + " | ".join(f"{v:>8.1f}" for v in cells)
-        line += f" | {row['x_floor']:>8.2f} | {row['best_total_ms']:>8.1f} | {row['best_x_floor']:>8.2f} |"
+        cells = [timing[k] for k in ("preprocess", "forward", "decode", "postprocess", "total")]
+        line = f"| {shape:<7} | {name:<38} | " + " | ".join(f"{v:>9.1f}" for v in cells)
+        line += f" | {row['x_floor']:>9.2f} | {row['x_own_floor']:>9.2f} | {row['best_total_ms']:>9.1f}"
+        line += f" | {row['best_x_own_floor']:>9.2f} | {_cell(row['reference_ap'], '.3f')}"
+        line += f" | {_cell(row['ap_cost'], '+.1f')}"
+        line += f" | {_cell(None if row['dcn'] is None else 100 * row['dcn']['share'], '.1f')} |"
         print(line)
     print(
         f"cpu load average before/after: {results['cpu_load_before']:.2f} / {results['cpu_load_after']:.2f}"
@@ -233,8 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _rounded(timing: dict[str, float]) -> dict[str, float]:
-    return {k: round(v, 2) for k, v in timing.items()}
+def _cell(value: float | None, spec: str) -> str:
+    return f"{'-' if value is None else format(value, spec):>9}"
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """`centerpose bench`: median per-stage latency of the Predictor on one image.
 
 `--all`: one JSON line per row of the auto rule (`runtime.precision.AUTO_RULES`) for this machine
-and model: timed where the row can run here, else why not, with its known AP cost and which row
-`auto` picks; so a user sees why `auto` runs what it runs.
+and model: timed where the row can run here (with its total as a multiple of its precision's
+matmul floor, `runtime.matmul_floor`), else why not, with its known AP cost and which row `auto`
+picks; so a user sees why `auto` runs what it runs. The last line names the pick and the floors.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def _run_all(args: argparse.Namespace, image) -> int:
 
         model = build_random_model(seed=0)
     info = inspect_model_file(model)
+    floors = _matmul_floors_ms(args, image)
     try:
         picked = choose_configuration(model, "auto", AUTO_PRECISION, args.device).describe()
     except PrecisionError as exc:
@@ -122,12 +124,26 @@ def _run_all(args: argparse.Namespace, image) -> int:
                 args.backend, args.precision = rule.backend, rule.precision
                 predictor = build_predictor(args)
                 row["ms"] = _medians(predictor, image, args)
+                if rule.precision in floors:
+                    row["x_own_floor"] = round(row["ms"]["total"] / floors[rule.precision], 2)
             except (ValueError, RuntimeError, ImportError, OSError) as exc:
                 row["error"] = str(exc)
         else:
             row["runs_here"] = False
             row["why_not"] = why_not
         print(json.dumps(row), flush=True)
-    print(json.dumps({"auto": picked}))
+    print(json.dumps({"auto": picked, "floor_ms": {k: round(v, 1) for k, v in floors.items()}}))
     return 0
 
+
+def _matmul_floors_ms(args: argparse.Namespace, image) -> dict[str, float]:
+    """Each precision's floor for this image's network input (`runtime.matmul_floor`: the network's
+    FLOPs at this machine's matmul rate in that precision), measured once before the rows."""
+    from centerpose_core.input_shape import InputShape
+    from centerpose_core.runtime.matmul_floor import MATMUL_PRECISIONS, floor_ms, matmul_gflops
+
+    width, height = InputShape.of(args.input_size, args.fit_aspect).for_image(*image.shape[:2])
+    return {
+        precision: floor_ms(precision, width, height, matmul_gflops(precision, args.threads, repeats=3))
+        for precision in MATMUL_PRECISIONS
+    }

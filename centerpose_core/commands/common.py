@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from centerpose_core.constants import DEFAULT_INPUT_SIZE
-from centerpose_core.model_formats import BACKEND_NAMES, PRECISIONS
+from centerpose_core.model_formats import AUTO, BACKEND_NAMES, PRECISIONS
 
 if TYPE_CHECKING:
     from centerpose_core.runtime import Predictor
@@ -32,7 +32,13 @@ def add_model_arguments(
         parser.add_argument(
             "--random-weights", action="store_true", help="seeded random weights instead of --model"
         )
-    parser.add_argument("--backend", default="torch", choices=BACKEND_NAMES, help="inference backend")
+    parser.add_argument(
+        "--backend",
+        default=AUTO,
+        choices=BACKEND_NAMES,
+        help="inference backend ('auto', the default: the node's rule, e.g. OpenVINO on a CPU with it "
+        "installed, a checkpoint exported to ONNX once and cached; 'torch': the fp32 reference)",
+    )
     parser.add_argument(
         "--precision",
         default="auto",

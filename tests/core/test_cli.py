@@ -28,8 +28,12 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 
 def _predict(checkpoint: Path, *args: str, threshold: str = "0") -> subprocess.CompletedProcess:
-    """`centerpose predict` at 128 px; `args` are the remaining options and the images."""
-    return _run("predict", "--model", str(checkpoint), "--input-size", "128", "--threshold", threshold, *args)
+    """`centerpose predict` at 128 px on the torch fp32 reference (exact scores, no export);
+    `args` are the remaining options and the images."""
+    return _run(
+        "predict", "--model", str(checkpoint), "--backend", "torch", "--input-size", "128",
+        "--threshold", threshold, *args,
+    )  # fmt: skip
 
 
 def test_console_script_is_installed():
@@ -112,27 +116,48 @@ def test_fit_aspect_option_gives_a_camera_shaped_input(checkpoint):
 
     frame = np.zeros((480, 640, 3), np.uint8)
     for extra, map_shape in ((["--fit-aspect"], (24, 32)), ([], (32, 32))):
-        argv = ["predict", "--model", str(checkpoint), "--input-size", "128", *extra, "frame.png"]
+        argv = ["predict", "--model", str(checkpoint), "--backend", "torch", "--input-size", "128"]
+        argv += [*extra, "frame.png"]
         predictor = build_predictor(build_parser(argv).parse_args(argv))
         assert predictor.head_maps([frame])["hm"].shape[-2:] == map_shape, extra
 
 
-def test_bench_prints_one_json_object(tmp_path):
+def _expected_cpu_choice() -> tuple[str, str]:
+    """The README's rule on a CPU machine for a float model: OpenVINO (bf16 where OpenVINO reports
+    native BF16), else ONNX Runtime fp32, else torch fp32."""
+    import importlib.util
+
+    if importlib.util.find_spec("openvino") is not None:
+        import openvino
+
+        capabilities = openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        return ("openvino", "bf16" if "BF16" in capabilities else "fp32")
+    if importlib.util.find_spec("onnxruntime") is not None:
+        return ("onnxruntime", "fp32")
+    return ("torch", "fp32")
+
+
+def test_bench_prints_one_json_object_and_runs_the_auto_choice_by_default(tmp_path):
+    """No --backend: the CLI runs what the node runs (`auto`), not torch."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("checks the CPU rows of the auto rule")
     cv2.imwrite(str(tmp_path / "img.png"), np.zeros((60, 80, 3), np.uint8))
     result = _run(
         "bench", "--random-weights", "--size", "64", "--runs", "2", "--warmup", "1", str(tmp_path / "img.png")
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["backend"] == "torch" and report["size"] == 64 and report["runs"] == 2
-    assert report["precision"] == "fp32"
+    assert (report["backend"], report["precision"]) == _expected_cpu_choice()
+    assert report["size"] == 64 and report["runs"] == 2
     assert set(report["ms"]) == {"preprocess", "forward", "decode", "postprocess", "total"}
     assert report["ms"]["total"] >= report["ms"]["forward"] > 0
 
 
 def test_a_precision_the_backend_cannot_run_is_one_error_line(checkpoint, tmp_path):
     cv2.imwrite(str(tmp_path / "img.png"), np.zeros((60, 80, 3), np.uint8))
-    result = _predict(checkpoint, "--backend", "torch", "--precision", "bf16", str(tmp_path / "img.png"))
+    result = _predict(checkpoint, "--precision", "bf16", str(tmp_path / "img.png"))
     assert result.returncode == 2
     assert result.stderr == (
         "centerpose predict: error: precision bf16 cannot run here (torch: backend torch runs fp32 only)\n"
@@ -141,8 +166,8 @@ def test_a_precision_the_backend_cannot_run_is_one_error_line(checkpoint, tmp_pa
 def test_bench_of_a_mask_model_prints_the_masks_stage(tmp_path):
     cv2.imwrite(str(tmp_path / "img.png"), np.zeros((60, 80, 3), np.uint8))
     result = _run(
-        "bench", "--random-weights", "--masks", "--max-persons", "3", "--size", "64", "--runs", "2",
-        "--warmup", "1", str(tmp_path / "img.png"),
+        "bench", "--random-weights", "--backend", "torch", "--masks", "--max-persons", "3", "--size", "64",
+        "--runs", "2", "--warmup", "1", str(tmp_path / "img.png"),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     ms = json.loads(result.stdout)["ms"]
@@ -158,7 +183,8 @@ def test_predict_json_of_a_mask_model_has_rle_segmentations(tmp_path):
     checkpoint = save_random_checkpoint(tmp_path / "masks.pth", masks=True)
     cv2.imwrite(str(tmp_path / "img.png"), np.full((60, 80, 3), 90, np.uint8))
     result = _run(
-        "predict", "--model", str(checkpoint), "--input-size", "64", "--threshold", "0", "--max-persons", "2",
+        "predict", "--model", str(checkpoint), "--backend", "torch", "--input-size", "64", "--threshold", "0",
+        "--max-persons", "2",
         "--json", str(tmp_path / "out.json"), "--draw", str(tmp_path / "drawn"), str(tmp_path / "img.png"),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+import onnx
 import pytest
 import torch
 from decode_margins import assert_leading_persons_found, assert_same_persons, clear_decisions
@@ -118,6 +119,8 @@ def test_bf16_finds_the_fp32_leading_persons(native_onnx, pose_model, real_image
     reference = Predictor(pose_model, input_size=SIZE)
     candidate = Predictor(native_onnx, backend="openvino", input_size=SIZE, precision="bf16")
     assert candidate.backend.precision == "bf16"
+    transposed = [n for n in onnx.load(str(native_onnx)).graph.node if n.op_type == "ConvTranspose"]
+    assert candidate.backend.rewritten_upsamplings == len(transposed) > 0  # the neck's 2x / 4x
     for image in real_images[:3]:
         cell = max(image.shape[:2]) / (SIZE // 4)
         assert_leading_persons_found(

@@ -64,6 +64,10 @@ def test_bench_all_prints_every_auto_row_and_the_choice(native_onnx, image):
     assert "INT8 (Q/DQ) file" in by_key[("openvino", "int8")]["why_not"]
     assert "cannot read a onnx" in by_key[("torch", "fp32")]["why_not"]
     picked = ("openvino", "bf16" if "BF16" in capabilities else "fp32")
-    assert summary == {"auto": " ".join(picked)}
+    assert summary["auto"] == " ".join(picked)
+    floors = summary["floor_ms"]
+    assert set(floors) == {"fp32", "bf16", "int8"} and all(ms > 0 for ms in floors.values())
+    timed = by_key[picked]
+    assert timed["x_own_floor"] == pytest.approx(timed["ms"]["total"] / floors[picked[1]], rel=0.02, abs=0.01)
     assert [key for key, r in by_key.items() if r["auto"]] == [picked]
     assert by_key[picked]["ms"]["total"] > 0 and by_key[("onnxruntime", "fp32")]["ap_cost"] == 0.0

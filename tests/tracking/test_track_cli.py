@@ -15,6 +15,7 @@ from centerpose_core.cli import main
 from centerpose_core.data.synthetic import SyntheticConfig, generate_image
 
 CLI = [sys.executable, "-m", "centerpose_core.cli", "track", "--random-weights", "--input-size", "128"]
+CLI += ["--backend", "torch"]  # the fp32 reference: no export (the default, auto, is tested in test_cli)
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:

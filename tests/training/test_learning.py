@@ -154,6 +154,8 @@ def test_short_training_reaches_keypoint_ap(easy_set, tmp_path) -> None:
             str(images),
             "--input-size",
             "64",
+            "--backend",
+            "torch",  # the trainer's validation runs torch fp32; the CLI's default is auto
         ],
         # The trainer's thread count: the same kernels give the same scores, so near-tied
         # candidates cannot swap order between the two evaluations and move the AP.
