@@ -146,7 +146,7 @@ _TRACKING_SWITCH = (
     ),
     ParamSpec(
         "tracking_camera_motion",
-        False,
+        True,
         "Compensate camera motion (a panning robot head or base): estimate each frame's shift from "
         "the background of the image (OpenCV sparse flow, person boxes masked out; about 2-3 ms "
         "per 640x480 frame) and move every track by it before matching.",

@@ -63,7 +63,8 @@ def _person(cx: float) -> Person:
 
 
 def _ids(step: TrackingStep, stamps: list[float]) -> list[list[int]]:
-    params = NodeParameters.defaults().updated({"tracking_imu_topic": "imu"})
+    # without image-based motion: the gyro is the only compensation (and its fallback is none)
+    params = NodeParameters.defaults().updated({"tracking_imu_topic": "imu", "tracking_camera_motion": False})
     out = []
     for stamp in stamps:
         header = Header()
