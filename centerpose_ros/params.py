@@ -24,6 +24,7 @@ from centerpose_core.geometry import DepthLiftConfig
 from centerpose_core.model_formats import BACKEND_NAMES as BACKENDS
 from centerpose_core.model_formats import PRECISIONS
 from centerpose_core.tracking import TrackerConfig
+from centerpose_core.tracking.gyro import imu_to_camera_rotation
 
 RELIABILITIES = ("reliable", "best_effort")
 DEPTH_SYNC_CHOICES = ("auto", "message_filters", "builtin")
@@ -145,11 +146,28 @@ _TRACKING_SWITCH = (
     ),
     ParamSpec(
         "tracking_camera_motion",
-        False,
+        True,
         "Compensate camera motion (a panning robot head or base): estimate each frame's shift from "
         "the background of the image (OpenCV sparse flow, person boxes masked out; about 2-3 ms "
         "per 640x480 frame) and move every track by it before matching.",
         False,
+    ),
+    ParamSpec(
+        "tracking_imu_topic",
+        "",
+        "sensor_msgs/Imu topic of a gyro fixed to the camera (empty: none). Its angular velocity, "
+        "integrated between image stamps, gives the camera's turn, and every track is moved by it "
+        "(K from the `camera_info` topic next to `image`, else fx = fy = image width). Frames it "
+        "does not cover fall back to tracking_camera_motion (if on) or to none.",
+        True,
+    ),
+    ParamSpec(
+        "tracking_imu_to_camera",
+        "rep103",
+        "How the IMU's axes sit on the camera: rep103 (x forward, y left, z up, looking along the "
+        "camera), optical (x right, y down, z forward, as the camera's optical frame) or a "
+        "quaternion 'x y z w' of the camera optical frame in the IMU frame (as tf2_echo IMU CAMERA prints).",
+        True,
     ),
 )
 _DEPTH_SWITCHES = (
@@ -232,6 +250,8 @@ class NodeParameters:
     publish_markers: bool
     tracking: bool
     tracking_camera_motion: bool
+    tracking_imu_topic: str
+    tracking_imu_to_camera: str
     use_depth: bool
     depth_sync: str
     depth_rectified: bool
@@ -313,6 +333,11 @@ def coerce(name: str, value: Any) -> Any:
         raise ParameterError(f"parameter {name!r} must be >= {spec.min_value}, got {value!r}")
     if spec.max_value is not None and result > spec.max_value:
         raise ParameterError(f"parameter {name!r} must be <= {spec.max_value}, got {value!r}")
+    if name == "tracking_imu_to_camera":
+        try:
+            imu_to_camera_rotation(result)
+        except ValueError as exc:
+            raise ParameterError(f"parameter {name!r} {exc}") from None
     if name == "input_size" and result % 32 != 0:
         raise ParameterError(f"parameter 'input_size' must be a multiple of 32, got {value!r}")
     return result

@@ -43,6 +43,7 @@ from centerpose_ros.params import NodeParameters
 from centerpose_ros.stats import NodeStats
 from centerpose_ros.steps.depth import DETECTIONS_3D_TOPIC, DepthStep, load_message_filters
 from centerpose_ros.steps.frame_step import Frame, FrameStep, ProcessedFrame
+from centerpose_ros.steps.imu_motion import ImuCameraMotion
 from centerpose_ros.steps.outputs import (
     ANNOTATED_TOPIC,
     DETECTIONS_TOPIC,
@@ -115,7 +116,14 @@ class PosePipeline:
         self._input_missing = False  # warned that images stopped; cleared (with an info) when they return
 
         self.steps: list[FrameStep] = [
-            TrackingStep(self._log, self.warn_throttled, tracker or PoseTracker(params.tracker_config)),
+            TrackingStep(
+                self._log,
+                self.warn_throttled,
+                tracker or PoseTracker(params.tracker_config),
+                ImuCameraMotion(node, params.tracking_imu_topic, params.tracking_imu_to_camera)
+                if params.tracking_imu_topic
+                else None,
+            ),
             DetectionsOutput(
                 self.create_output(PersonPoseArray, DETECTIONS_TOPIC, qos.DETECTIONS_QOS), self.stats
             ),

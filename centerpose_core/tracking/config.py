@@ -38,8 +38,13 @@ class TrackerConfig(Described):
     keypoint_score_threshold: float = setting(0.1, "a joint is visible (used by OKS) above this score")
     min_shared_keypoints: int = setting(3, "fewer joints visible in both track and detection: IoU only")
     confirm_hits: int = setting(2, "detections in a row a new track needs before it gets an id")
+    refind_distance: float = setting(
+        0.3,
+        "a high-score detection left over re-finds a lost track whose last-seen or predicted box "
+        "centre is within this many box heights, at a similar height (0: off)",
+    )
     lost_timeout_s: float = setting(
-        1.0, "seconds a confirmed track may go unseen before it is removed (its id is never reused)"
+        2.0, "seconds a confirmed track may go unseen before it is removed (its id is never reused)"
     )
 
     def __post_init__(self) -> None:
@@ -66,6 +71,7 @@ class TrackerConfig(Described):
                 raise ValueError(f"tracking {name} must be an integer >= 1, got {value!r}")
         _check_number("lost_timeout_s", self.lost_timeout_s, 0.0, math.inf)
         _check_number("low_score_lost_s", self.low_score_lost_s, 0.0, math.inf)
+        _check_number("refind_distance", self.refind_distance, 0.0, 2.0)
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> TrackerConfig:

@@ -5,6 +5,7 @@
         [--qos-durability D] [--brief]
     peer.py set-param NODE NAME=VALUE ...
     peer.py lifecycle NODE      (then one command per stdin line: a transition label or `get`)
+    peer.py imu PLAN.pkl [--topic T] [--rate HZ]   (sensor_msgs/Imu, sensor-data QoS)
 
 `publish` sends the messages of a plan (a pickled list of dicts, see `make_message`) to `image` /
 `image/compressed`, and depth images / camera infos to `depth/image` / `depth/camera_info`; it
@@ -16,6 +17,8 @@ JSON line per message received (with the wall-clock receive time) and flushes it
 read it while it runs; `--brief` writes only the header and the person count of each
 /pose/detections message (long benchmark runs: a few dozen bytes a frame instead of kilobytes).
 `publish` ends by printing `SUBSCRIBERS raw=N compressed=M depth=D`: the subscriptions matched then.
+`imu` waits for a subscriber, then sends one Imu message per plan row `(stamp_s, wx, wy, wz)`
+(angular velocity in rad/s) at `--rate` per second and prints `SENT n`.
 `lifecycle` calls NODE/change_state (by transition label, as `ros2 lifecycle set`) and
 NODE/get_state, printing `RESULT <n> <command> ok|FAILED <state label>` per command.
 """
@@ -384,6 +387,34 @@ def lifecycle(args: argparse.Namespace) -> int:
     return 0
 
 
+def imu(args: argparse.Namespace) -> int:
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Imu
+
+    with open(args.plan, "rb") as f:
+        plan = pickle.load(f)
+    node = Node("imu_peer")
+    publisher = node.create_publisher(Imu, args.topic, qos_profile_sensor_data)
+    deadline = time.monotonic() + args.timeout
+    while publisher.get_subscription_count() == 0:
+        if time.monotonic() > deadline:
+            print("NO SUBSCRIBER", flush=True)
+            return 1
+        time.sleep(0.05)
+    time.sleep(0.3)  # discovery completes both ways before the first sample
+    for stamp_s, wx, wy, wz in plan:
+        msg = Imu()
+        msg.header.frame_id = "imu_link"
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(round(stamp_s * 1e9), 1_000_000_000)
+        msg.angular_velocity.x, msg.angular_velocity.y, msg.angular_velocity.z = wx, wy, wz
+        publisher.publish(msg)
+        time.sleep(1.0 / args.rate)
+    print(f"SENT {len(plan)}", flush=True)
+    time.sleep(0.5)
+    node.destroy_node()
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -418,6 +449,12 @@ def main() -> int:
     lc.add_argument("node")
     lc.add_argument("--timeout", type=float, default=120.0)
     lc.set_defaults(func=lifecycle)
+    i = sub.add_parser("imu")
+    i.add_argument("plan")
+    i.add_argument("--topic", default="imu")
+    i.add_argument("--rate", type=float, default=400.0)
+    i.add_argument("--timeout", type=float, default=30.0)
+    i.set_defaults(func=imu)
     args = parser.parse_args()
     rclpy.init()
     try:

@@ -347,7 +347,7 @@ def test_track_ids_follow_persons_across_frames(pipeline: Pipeline) -> None:
         assert_valid_ids(record)
         return [p["id"] for p in record["persons"]]
 
-    # 10 Hz, then a 0.5 s gap (dropped frames, under tracking_lost_timeout_s 1.0 s), then 2.2 s unseen.
+    # 10 Hz, then a 0.5 s gap (dropped frames, under tracking_lost_timeout_s 2.0 s), then 2.2 s unseen.
     sent = send("track_a", [0.0, 0.1, 0.2, 0.3, 0.8, 3.0, 3.1])
     steady, again = sent[:5], sent[5:]
     scores = [p["score"] for p in steady[0]["persons"]]

@@ -47,6 +47,8 @@ def test_integral_floats_accepted_for_integer_parameters() -> None:
         ("depth_sync_tolerance", 1.5, "<= 1.0"),
         ("tracking_confirm_hits", 2.5, "whole number"),
         ("tracking", "yes", "true or false"),
+        ("tracking_imu_to_camera", "0 0 0.5 0.5", "length 0.7071"),
+        ("tracking_imu_to_camera", "1 0 0", "rep103, optical or a quaternion"),
     ],
 )
 def test_invalid_values_name_the_parameter(name: str, value: object, needle: str) -> None:
@@ -80,6 +82,8 @@ def test_structural_parameters_are_read_only_and_thresholds_dynamic() -> None:
         "use_depth",
         "depth_sync",
         "depth_rectified",
+        "tracking_imu_topic",
+        "tracking_imu_to_camera",
     }
 
 
