@@ -1,0 +1,179 @@
+"""INT8 against fp32 on a trained model, per quantization tool and calibration (issue 20, item 3).
+
+One fp32 ONNX file exported from a checkpoint at a fixed square input; INT8 Q/DQ copies made by
+  * ONNX Runtime `quantize_static` through `centerpose_core.export.quantize` (per-channel weights,
+    deformable convs and the heads' last convs fp32): minmax, percentile (99.999 and 99.99) and
+    entropy; ONNX Runtime 1.32's `quantize_static` passes no histogram size to its entropy
+    calibrator, whose default (128 bins searched for 128 quantized bins) leaves one candidate
+    threshold, the full range, so "entropy" equals minmax; the row `ort entropy 2048 bins` calls the
+    same calibrator with 2048 histogram bins (its `create_calibrator` wrapped here), the size the
+    KL search needs;
+  * NNCF post-training quantization (`benchmarks/quant_nncf.py`, mixed and symmetric presets, the
+    same nodes kept fp32), when NNCF is importable (/work/peerlibs/nncf);
+each scored with `benchmarks/int8_check.py`'s measures on a held-out COCO-format set: keypoint AP
+of fp32 and INT8 on the same runtime, the paired bootstrap 95 % interval of AP fp32 - AP INT8, and
+the median over fp32's persons scoring >= 0.3 of the largest keypoint distance to the closest INT8
+person (network-input pixels). Targets: >= 500 persons, drop <= 1 AP, median <= 1 px.
+
+    .venv/bin/python benchmarks/int8_ap_table.py --model runs/mask_ap/no_masks/model_last.pth \
+        --heldout runs/mask_ap/heldout128 --calib runs/mask_ap/train128/images --size 128
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def ort_quantize(fp32: Path, out: Path, calib: Path, images: int, method: str, **extra) -> Path:
+    from centerpose_core.export.options import QuantizeOptions
+    from centerpose_core.export.quantize import quantize_onnx
+
+    options = QuantizeOptions(str(calib), max_images=images, method=method, **extra)
+    return quantize_onnx(fp32, out, options).path
+
+
+def ort_entropy_bins(fp32: Path, out: Path, calib: Path, images: int, bins: int) -> Path:
+    """ORT entropy calibration with `bins` histogram bins (quantize_static cannot pass them)."""
+    import onnxruntime.quantization  # noqa: F401 (loads the submodule; its name is shadowed by a function)
+
+    ort_quantize_module = sys.modules["onnxruntime.quantization.quantize"]
+
+    original = ort_quantize_module.create_calibrator
+
+    def with_bins(*args, extra_options=None, **kwargs):
+        return original(*args, extra_options={**(extra_options or {}), "num_bins": bins}, **kwargs)
+
+    ort_quantize_module.create_calibrator = with_bins
+    try:
+        return ort_quantize(fp32, out, calib, images, "entropy")
+    finally:
+        ort_quantize_module.create_calibrator = original
+
+
+def nncf_file(fp32: Path, out: Path, calib: Path, images: int, size: int, preset: str) -> Path:
+    import onnx
+    from quant_nncf import nncf_quantize
+
+    from centerpose_core.affine import preprocess
+    from centerpose_core.export.quantize import fp32_nodes
+    from centerpose_core.export.tensorrt.calibrator import list_calibration_images
+    from centerpose_core.image_io import read_image
+
+    batches = [preprocess(read_image(p), size)[0][None] for p in list_calibration_images(calib, images)]
+    ignored = fp32_nodes(onnx.load(str(fp32), load_external_data=False))
+    return nncf_quantize(fp32, out, batches, ignored, preset)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, type=Path, help="checkpoint (.pth)")
+    parser.add_argument("--heldout", required=True, type=Path, help="DIR with annotations.json and images/")
+    parser.add_argument("--calib", required=True, type=Path, help="folder of calibration images")
+    parser.add_argument("--calib-images", type=int, default=64)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--out-dir", type=Path, default=REPO / "runs" / "int8_ap")
+    parser.add_argument("--rounds", type=int, default=200, help="bootstrap rounds")
+    parser.add_argument("--only", nargs="*", help="configuration labels to run (default all)")
+    args = parser.parse_args(argv)
+
+    from int8_check import _run, displacement
+
+    from centerpose_core.data.dataset import load_coco
+    from centerpose_core.runtime import Predictor
+    from centerpose_core.train.evaluate import coco_keypoint_stats
+    from centerpose_core.train.paired_bootstrap import paired_ap_bootstrap
+
+    out = args.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    fp32 = out / "fp32.onnx"
+    if not fp32.is_file():
+        subprocess.run(
+            [sys.executable, "-m", "centerpose_core.cli", "export", "--model", str(args.model),
+             "--onnx", str(fp32), "--size", str(args.size), "--hw", "fixed", "--batch", "1"],
+            check=True,
+        )  # fmt: skip
+    c, n = args.calib, args.calib_images
+    configs = {
+        "ort minmax": ("onnxruntime", lambda o: ort_quantize(fp32, o, c, n, "minmax")),
+        "ort percentile 99.999": ("onnxruntime", lambda o: ort_quantize(fp32, o, c, n, "percentile")),
+        "ort percentile 99.99": (
+            "onnxruntime",
+            lambda o: ort_quantize(fp32, o, c, n, "percentile", percentile=99.99),
+        ),
+        "ort entropy": ("onnxruntime", lambda o: ort_quantize(fp32, o, c, n, "entropy")),
+        "ort entropy 2048 bins": ("onnxruntime", lambda o: ort_entropy_bins(fp32, o, c, n, 2048)),
+        "nncf mixed": ("openvino", lambda o: nncf_file(fp32, o, c, n, args.size, "mixed")),
+        "nncf symmetric": ("openvino", lambda o: nncf_file(fp32, o, c, n, args.size, "symmetric")),
+    }
+    if args.only:
+        configs = {k: v for k, v in configs.items() if k in args.only}
+
+    coco = load_coco(args.heldout / "annotations.json")
+    category = (coco.getCatIds(catNms=["person"]) or coco.getCatIds())[0]
+    ids = sorted(coco.getImgIds())
+    persons = len(coco.getAnnIds(imgIds=ids, catIds=[category], iscrowd=False))
+    images = args.heldout / "images"
+    reference: dict[str, tuple] = {}
+    rows = []
+    for label, (backend, make) in configs.items():
+        path = out / f"{label.replace(' ', '_')}.onnx"
+        start = time.perf_counter()
+        try:
+            if not path.is_file():
+                make(path)
+        except Exception as exc:  # a tool that fails is a result too
+            rows.append({"config": label, "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
+            print(json.dumps(rows[-1]), flush=True)
+            continue
+        made_s = time.perf_counter() - start
+        common = {"backend": backend, "input_size": args.size, "num_threads": 1}
+        if backend not in reference:
+            reference[backend] = _run(Predictor(fp32, precision="fp32", **common), coco, images, category)
+        fp32_persons, fp32_results = reference[backend]
+        int8_persons, int8_results = _run(Predictor(path, precision="int8", **common), coco, images, category)
+        ap_fp32 = coco_keypoint_stats(coco, fp32_results, ids)["AP"]
+        ap_int8 = coco_keypoint_stats(coco, int8_results, ids)["AP"]
+        low, high = paired_ap_bootstrap(coco.dataset, fp32_results, int8_results, rounds=args.rounds)
+        median_px, confident = displacement(fp32_persons, int8_persons, args.size)
+        rows.append(
+            {
+                "config": label,
+                "runtime": backend,
+                "ap_fp32": round(ap_fp32, 4),
+                "ap_int8": round(ap_int8, 4),
+                "drop": round(ap_fp32 - ap_int8, 4),
+                "drop_95": [round(low, 4), round(high, 4)],
+                "displacement_px": round(median_px, 3),
+                "confident_fp32_persons": confident,
+                "quantize_s": round(made_s, 1),
+                "passes": persons >= 500 and ap_fp32 - ap_int8 <= 0.01 and median_px <= 1.0,
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    table = {"persons": persons, "images": len(ids), "rows": rows}
+    (out / "table.json").write_text(json.dumps(table, indent=2))
+    print(f"held-out: {len(ids)} images, {persons} persons at {args.size}x{args.size}")
+    print("| configuration | runtime | AP fp32 | AP INT8 | drop (95 % interval) | median displacement px |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        if "error" in r:
+            print(f"| {r['config']} | - | - | - | failed: {r['error']} | - |")
+            continue
+        lo, hi = r["drop_95"]
+        print(
+            f"| {r['config']} | {r['runtime']} | {r['ap_fp32']:.3f} | {r['ap_int8']:.3f} | "
+            f"{r['drop'] * 100:+.1f} [{lo * 100:+.1f}, {hi * 100:+.1f}] | {r['displacement_px']:.2f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

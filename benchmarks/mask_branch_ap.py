@@ -1,0 +1,178 @@
+"""Does the mask branch cost keypoint AP? (issue 21: "within 1 AP of the model without it").
+
+Two CenterNet DLA-34 models trained from scratch on the CPU with the same seed, data, schedule and
+steps, one with the mask branch (`--masks`: heads `seg_feat`, `seg` and the `seg_loss` term at its
+default weight 1) and one without; both scored on one held-out synthetic set of >= 500 persons:
+  * keypoint AP of each (pycocotools COCOeval, the code `centerpose eval` uses), and the paired
+    bootstrap 95 % interval of AP(masks) - AP(no masks) (`train.paired_bootstrap`, images resampled);
+  * COCO `segm` AP of the mask model (masks decoded as `centerpose eval` does).
+
+Data (128x128, fixed grey background, 1-2 figures 55-90 % of the image height, as phase 1 of
+`train_quant_reference.sh`): training set seed 11, held-out set seed 12. Both trainings run at once,
+each `nice` and on one thread (2-core machine); checkpoints stay under --root (runs/ is ignored).
+
+    .venv/bin/python benchmarks/mask_branch_ap.py                 # data, both trainings, evaluation
+    .venv/bin/python benchmarks/mask_branch_ap.py --phase eval    # only the evaluation / table
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = {"no masks": "no_masks", "masks": "masks"}
+
+
+def make_data(root: Path, train_images: int, heldout_images: int) -> None:
+    from centerpose_core.data.synthetic import SyntheticConfig, write_synthetic_dataset
+
+    config = SyntheticConfig(
+        image_size=(128, 128),
+        persons=(1, 2),
+        height_fraction=(0.55, 0.9),
+        background="fixed",
+        allow_outside=False,
+        pose_jitter=0.6,
+    )
+    if not (root / "train128" / "annotations.json").is_file():
+        write_synthetic_dataset(root / "train128", train_images, config, seed=11)
+    if not (root / "heldout128" / "annotations.json").is_file():
+        write_synthetic_dataset(root / "heldout128", heldout_images, config, seed=12)
+
+
+def train_command(root: Path, out: str, masks: bool, args: argparse.Namespace) -> list[str]:
+    """train.py with the reference model's phase-1 recipe (Adam 1e-3, batch 4, no augmentation)."""
+    lr_step = max(1, round(args.epochs * 0.8))
+    return [
+        "nice",
+        sys.executable,
+        str(REPO / "training" / "train.py"),
+        "--train-ann", str(root / "train128" / "annotations.json"),
+        "--train-images", str(root / "train128" / "images"),
+        "--out", str(root / out),
+        "--input-size", "128",
+        "--batch-size", "4",
+        "--workers", "0",
+        "--device", "cpu",
+        "--progress", "false",
+        "--lr", "1e-3",
+        "--lr-step", str(lr_step),
+        "--epochs", str(args.epochs),
+        "--max-steps-per-epoch", str(args.steps_per_epoch),
+        "--seed", str(args.seed),
+        "--flip", "0",
+        "--rand-crop", "false",
+        "--aug-scale", "0",
+        "--aug-shift", "0",
+        "--color-aug", "false",
+        "--log-every", "10",
+        *(["--masks"] if masks else []),
+    ]  # fmt: skip
+
+
+def train_both(root: Path, args: argparse.Namespace) -> None:
+    env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    running = []
+    for name, out in MODELS.items():
+        cmd = train_command(root, out, name == "masks", args)
+        log = open(root / f"{out}.log", "w")  # noqa: SIM115 (closed below)
+        print("$", " ".join(cmd), flush=True)
+        running.append((out, subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT), log))
+    for out, process, log in running:
+        if process.wait() != 0:
+            raise SystemExit(f"training {out} failed: see {root / (out + '.log')}")
+        log.close()
+
+
+def predict_all(model_path: Path, ann: Path, images: Path) -> tuple[list[dict], list[dict]]:
+    """COCO keypoint and segm results of one checkpoint on every held-out image (torch fp32)."""
+    from centerpose_core.data.dataset import load_coco
+    from centerpose_core.image_io import read_image
+    from centerpose_core.runtime import Predictor
+    from centerpose_core.train.evaluate import persons_to_coco, persons_to_coco_segm
+
+    coco = load_coco(ann)
+    predictor = Predictor(str(model_path), input_size=128)
+    keypoints, segm = [], []
+    for image_id in sorted(coco.getImgIds()):
+        image = read_image(images / coco.imgs[image_id]["file_name"])
+        persons = predictor.predict(image)
+        keypoints.extend(persons_to_coco(image_id, persons))
+        segm.extend(persons_to_coco_segm(image_id, persons))
+    return keypoints, segm
+
+
+def evaluate(root: Path, rounds: int) -> dict:
+    from centerpose_core.data.dataset import load_coco
+    from centerpose_core.train.evaluate import coco_keypoint_stats
+    from centerpose_core.train.paired_bootstrap import paired_ap_bootstrap
+
+    ann, images = root / "heldout128" / "annotations.json", root / "heldout128" / "images"
+    coco = load_coco(ann)
+    ids = sorted(coco.getImgIds())
+    persons = sum(1 for a in coco.dataset["annotations"] if a.get("num_keypoints", 1) > 0)
+    table: dict = {"heldout_images": len(ids), "heldout_persons": persons, "rows": {}}
+    results = {}
+    for name, out in MODELS.items():
+        start = time.perf_counter()
+        keypoints, segm = predict_all(root / out / "model_last.pth", ann, images)
+        results[name] = keypoints
+        row = {"AP": coco_keypoint_stats(coco, keypoints, ids)["AP"]}
+        if name == "masks":
+            row["segm_AP"] = coco_keypoint_stats(coco, segm, ids, iou_type="segm")["AP"]
+        checkpoint = json.loads((root / out / "config.json").read_text())
+        row["steps"] = checkpoint["epochs"] * checkpoint["max_steps_per_epoch"]
+        row["eval_s"] = round(time.perf_counter() - start, 1)
+        table["rows"][name] = row
+    low, high = paired_ap_bootstrap(coco.dataset, results["masks"], results["no masks"], rounds=rounds)
+    table["AP_difference"] = table["rows"]["masks"]["AP"] - table["rows"]["no masks"]["AP"]
+    table["AP_difference_95"] = [low, high]
+    table["bootstrap_rounds"] = rounds
+    return table
+
+
+def print_table(table: dict) -> None:
+    print(f"held-out: {table['heldout_images']} images, {table['heldout_persons']} persons (128x128)")
+    print("| model | steps | keypoint AP | segm AP |")
+    print("|---|---|---|---|")
+    for name, row in table["rows"].items():
+        segm = f"{row['segm_AP']:.3f}" if "segm_AP" in row else "-"
+        print(f"| {name} | {row['steps']} | {row['AP']:.3f} | {segm} |")
+    low, high = table["AP_difference_95"]
+    print(
+        f"AP(masks) - AP(no masks) = {table['AP_difference'] * 100:+.1f} AP, paired bootstrap 95 % "
+        f"[{low * 100:+.1f}, {high * 100:+.1f}] ({table['bootstrap_rounds']} rounds)"
+    )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--root", type=Path, default=REPO / "runs" / "mask_ap")
+    p.add_argument("--phase", choices=("all", "data", "train", "eval"), default="all")
+    p.add_argument("--train-images", type=int, default=600)
+    p.add_argument("--heldout-images", type=int, default=400, help="~1.5 persons per image")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--steps-per-epoch", type=int, default=40)
+    p.add_argument("--seed", type=int, default=317)
+    p.add_argument("--rounds", type=int, default=200, help="bootstrap rounds")
+    args = p.parse_args()
+    root = args.root
+    root.mkdir(parents=True, exist_ok=True)
+    if args.phase in ("all", "data"):
+        make_data(root, args.train_images, args.heldout_images)
+    if args.phase in ("all", "train"):
+        train_both(root, args)
+    if args.phase in ("all", "eval"):
+        table = evaluate(root, args.rounds)
+        (root / "table.json").write_text(json.dumps(table, indent=2))
+        print_table(table)
+
+
+if __name__ == "__main__":
+    main()
