@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--skip-torch", action="store_true")
     parser.add_argument(
-        "--skip-dcn-share", action="store_true", help="no per-layer profiling pass (the DCN % column)"
+        "--skip-dcn-share", action="store_true", help="no per-layer profiling pass (the DCN %% column)"
     )
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
