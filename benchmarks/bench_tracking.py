@@ -680,8 +680,13 @@ def _clip(boxes: np.ndarray) -> np.ndarray:
     return np.clip(boxes, [0, 0, 0, 0], [WIDTH, HEIGHT, WIDTH, HEIGHT])
 
 
-def score(sequences: list[list[Frame]], make_tracker) -> dict[str, float]:
-    """motmetrics' IDF1, MOTA, ID switches, FP, FN and GT count over `sequences`, one tracker each.
+SCORE_METRICS = ("idf1", "mota", "num_switches", "num_false_positives", "num_misses", "num_objects")
+
+
+def score(
+    sequences: list[list[Frame]], make_tracker, metrics: tuple[str, ...] = SCORE_METRICS
+) -> dict[str, float]:
+    """motmetrics' `metrics` (IDF1, MOTA, ID switches, FP, FN, GT count) over `sequences`, one tracker each.
 
     Hypotheses are the persons a downstream user can follow: those with an id >= 1. A person
     with id -1 (a tentative track or a low-score detection continuing nothing) carries no
@@ -700,11 +705,8 @@ def score(sequences: list[list[Frame]], make_tracker) -> dict[str, float]:
             iou = box_iou(_clip(frame.gt_boxes), hyp_boxes)
             distance = np.where(iou >= 0.5, 1.0 - iou, np.nan)
             accumulator.update([offset + i for i in frame.gt_ids], [offset + p.id for p in out], distance)
-    metrics = mm.metrics.create().compute(
-        accumulator,
-        metrics=["idf1", "mota", "num_switches", "num_false_positives", "num_misses", "num_objects"],
-    )
-    return {key: float(metrics[key].iloc[0]) for key in metrics.columns}
+    table = mm.metrics.create().compute(accumulator, metrics=list(metrics))
+    return {key: float(table[key].iloc[0]) for key in table.columns}
 
 
 def time_per_frame(persons: int = 20, frames: int = 600, seed: int = 1) -> dict[str, tuple[float, float]]:

@@ -1,0 +1,107 @@
+"""Fast tracker-setting sweep over bench_tracking.py's scenarios, with the sequences cached on disk.
+
+    .venv/bin/python benchmarks/tracking_sweep.py '[["default", {}, {}], ["birth 0.3", {"low_birth_threshold": 0.3}, {}]]'
+    .venv/bin/python benchmarks/tracking_sweep.py --sets evaluation --sequences 2 --cmc image '[["ours", {}, {}]]'
+    .venv/bin/python benchmarks/tracking_sweep.py --peers "norfair keypoints" "boxmot ByteTrack"
+
+Each variant is `[name, TrackerConfig fields, PoseTracker class switches]` (e.g. `{"_hip_anchor": true}`);
+`--peers` adds bench_tracking.py's rows by name. Prints per variant the mean IDF1 over the
+scenarios, the ID switches summed over them (each the mean over the seed sets) and per scenario
+IDF1 / switches; `--ids` adds motmetrics' identity counts (IDTP, IDFN, IDFP: where IDF1 is lost);
+`--json` appends per-set results for a table. Design choices are swept on the tuning sets
+(0-4) only; the evaluation sets are run once per chosen configuration.
+Simulating a sequence costs far more than tracking it, hence the cache (`--cache`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_tracking as bt
+
+from centerpose_core.tracking import PoseTracker, TrackerConfig
+
+IDENTITY = ("idtp", "idfn", "idfp")
+
+
+def sequences(cache: Path, scene: str, seed_set: int, count: int) -> list[list[bt.Frame]]:
+    """The scenario's first `count` sequences of a seed set, simulated once and then read from `cache`."""
+    path = cache / f"{scene}_{seed_set}_{count}.pkl"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    runs = [bt.simulate(scene, bt.sequence_seed(seed_set, scene, n)) for n in range(count)]
+    path.write_bytes(pickle.dumps(runs))
+    return runs
+
+
+def ours(config: dict, switches: dict, cmc: str):
+    """A factory of bench_tracking's `Ours` around a PoseTracker with the given settings."""
+
+    def make() -> bt.Ours:
+        tracker = PoseTracker(TrackerConfig(**config))
+        for name, value in switches.items():
+            if not hasattr(PoseTracker, name):
+                raise ValueError(f"PoseTracker has no switch {name!r}")
+            setattr(tracker, name, value)
+        return bt.Ours(tracker, cmc)
+
+    return make
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("variants", nargs="?", default="[]", help="JSON list of [name, config, switches]")
+    parser.add_argument("--sets", choices=sorted(bt.SEED_SETS), default="tuning")
+    parser.add_argument("--sequences", type=int, default=4, help="sequences per scenario and seed set")
+    parser.add_argument("--cmc", choices=("none", "known", "image"), default="known")
+    parser.add_argument("--peers", nargs="*", default=[], help="bench_tracking.py rows to add by name")
+    parser.add_argument("--scenarios", nargs="+", choices=list(bt.SCENES), default=list(bt.SCENES))
+    parser.add_argument("--ids", action="store_true", help="also print IDTP / IDFN / IDFP per scenario")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/tracking_sweep_cache"))
+    parser.add_argument("--json", type=Path, help="append each row's per-set results here")
+    args = parser.parse_args(argv)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    rows = [(name, ours(config, switches, args.cmc)) for name, config, switches in json.loads(args.variants)]
+    rows += [(name, bt.TRACKERS[name]) for name in args.peers]
+    metrics = ("idf1", "num_switches") + (IDENTITY if args.ids else ())
+    for name, make in rows:
+        start = time.time()
+        results = {
+            scene: [
+                bt.score(sequences(args.cache, scene, s, args.sequences), make, metrics)
+                for s in bt.SEED_SETS[args.sets]
+            ]
+            for scene in args.scenarios
+        }
+        means = {
+            scene: {key: statistics.mean(m[key] for m in per_set) for key in metrics}
+            for scene, per_set in results.items()
+        }
+        idf1 = statistics.mean(m["idf1"] for m in means.values())
+        switches = sum(m["num_switches"] for m in means.values())
+        cells = " ".join(f"{s[:8]}={m['idf1']:.3f}/{m['num_switches']:.1f}" for s, m in means.items())
+        print(
+            f"{name:<28} IDF1 {idf1:.4f} sw {switches:6.1f} | {cells} ({time.time() - start:.0f}s)",
+            flush=True,
+        )
+        if args.ids:
+            for scene, m in means.items():
+                print(f"    {scene:<18} " + " ".join(f"{k} {m[k]:.0f}" for k in IDENTITY))
+        if args.json:
+            with args.json.open("a") as out:
+                per_set = {s: [(m["idf1"], m["num_switches"]) for m in v] for s, v in results.items()}
+                out.write(json.dumps({"name": name, "res": per_set}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
