@@ -1,10 +1,11 @@
 """Fast tracker-setting sweep over bench_tracking.py's scenarios, with the sequences cached on disk.
 
-    .venv/bin/python benchmarks/tracking_sweep.py '[["default", {}, {}], ["birth 0.3", {"low_birth_threshold": 0.3}, {}]]'
-    .venv/bin/python benchmarks/tracking_sweep.py --sets evaluation --sequences 2 --cmc image '[["ours", {}, {}]]'
-    .venv/bin/python benchmarks/tracking_sweep.py --peers "norfair keypoints" "boxmot ByteTrack"
+    benchmarks/tracking_sweep.py '[["default", {}, {}], ["b.3", {"low_birth_threshold": 0.3}, {}]]'
+    benchmarks/tracking_sweep.py '[["ours", {}, {}]]' --sets evaluation --sequences 2 --cmc image
+    benchmarks/tracking_sweep.py --peers "norfair keypoints" "boxmot ByteTrack"
 
-Each variant is `[name, TrackerConfig fields, PoseTracker class switches]` (e.g. `{"_hip_anchor": true}`);
+Run with .venv/bin/python. Each variant is `[name, TrackerConfig fields, PoseTracker switches]`
+(e.g. `{"_hip_anchor": true}`);
 `--peers` adds bench_tracking.py's rows by name. Prints per variant the mean IDF1 over the
 scenarios, the ID switches summed over them (each the mean over the seed sets) and per scenario
 IDF1 / switches; `--ids` adds motmetrics' identity counts (IDTP, IDFN, IDFP: where IDF1 is lost);
