@@ -39,13 +39,13 @@ class TrackerConfig(Described):
     min_shared_keypoints: int = setting(3, "fewer joints visible in both track and detection: IoU only")
     confirm_hits: int = setting(2, "detections in a row a new track needs before it gets an id")
     low_birth_threshold: float = setting(
-        0.5,
+        0.35,
         "detections from here up to the high threshold that continue no track start tentative "
         "tracks too (a person half hidden in a group never scores high); at or above the high "
         "threshold: off",
     )
     low_birth_hits: int = setting(
-        3, "detections in a row a track with any such low-score detection needs before it gets an id"
+        4, "detections in a row a track with any such low-score detection needs before it gets an id"
     )
     refind_distance: float = setting(
         0.3,
@@ -53,7 +53,7 @@ class TrackerConfig(Described):
         "centre is within this many box heights, at a similar height (0: off)",
     )
     lost_timeout_s: float = setting(
-        2.0, "seconds a confirmed track may go unseen before it is removed (its id is never reused)"
+        3.0, "seconds a confirmed track may go unseen before it is removed (its id is never reused)"
     )
 
     def __post_init__(self) -> None:
