@@ -652,13 +652,17 @@ class Plain:
 
 OURS = "ours + image CMC"
 # Issue 18's defaults off, and the lost timeout of before (1 s).
-BEFORE_CONFIG = TrackerConfig(low_score_lost_s=0.0, refind_distance=0.0, lost_timeout_s=1.0)
+BEFORE_CONFIG = TrackerConfig(
+    low_score_lost_s=0.0, refind_distance=0.0, lost_timeout_s=1.0, low_birth_threshold=1.0
+)
 TRACKERS = {
     OURS: lambda: Ours(PoseTracker(), "image"),
     "ours + known CMC": lambda: Ours(PoseTracker(), "known"),
     "ours, no CMC": lambda: Ours(PoseTracker()),
+    "  - low-score births": lambda: Ours(PoseTracker(TrackerConfig(low_birth_threshold=1.0)), "known"),
+    "  - lost 3 s (2 s)": lambda: Ours(PoseTracker(TrackerConfig(lost_timeout_s=2.0)), "known"),
     "  - re-find lost": lambda: Ours(PoseTracker(TrackerConfig(refind_distance=0.0)), "known"),
-    "  - lost 2 s (1 s)": lambda: Ours(PoseTracker(TrackerConfig(lost_timeout_s=1.0)), "known"),
+    "  - lost 3 s (1 s)": lambda: Ours(PoseTracker(TrackerConfig(lost_timeout_s=1.0)), "known"),
     "  - score-weighted OKS": lambda: Ours(_PlainOks(), "known"),
     "  - box rule (low)": lambda: Ours(_NoBoxRule(), "known"),
     "  - short-lost low": lambda: Ours(PoseTracker(TrackerConfig(low_score_lost_s=0.0)), "known"),

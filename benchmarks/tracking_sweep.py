@@ -2,15 +2,16 @@
 
     benchmarks/tracking_sweep.py '[["default", {}, {}], ["b.3", {"low_birth_threshold": 0.3}, {}]]'
     benchmarks/tracking_sweep.py '[["ours", {}, {}]]' --sets evaluation --sequences 2 --cmc image
-    benchmarks/tracking_sweep.py --peers "norfair keypoints" "boxmot ByteTrack"
+    benchmarks/tracking_sweep.py --rows "norfair keypoints" "boxmot ByteTrack"
 
 Run with .venv/bin/python. Each variant is `[name, TrackerConfig fields, PoseTracker switches]`
 (e.g. `{"_hip_anchor": true}`);
-`--peers` adds bench_tracking.py's rows by name. Prints per variant the mean IDF1 over the
-scenarios, the ID switches summed over them (each the mean over the seed sets) and per scenario
-IDF1 / switches; `--ids` adds motmetrics' identity counts (IDTP, IDFN, IDFP: where IDF1 is lost);
-`--json` appends per-set results for a table. Design choices are swept on the tuning sets
-(0-4) only; the evaluation sets are run once per chosen configuration.
+`--rows` adds bench_tracking.py's rows by name (its `TRACKERS`: ours, ablations, peers). Prints
+per row the mean IDF1 over the scenarios, the ID switches summed over them (each the mean over
+the seed sets) and per scenario IDF1 / switches; `--ids` adds motmetrics' identity counts
+(IDTP, IDFN, IDFP: where IDF1 is lost); `--json` appends per-set results for a table. Design
+choices are swept on the tuning sets (0-4) only; the evaluation sets are run once per chosen
+configuration.
 Simulating a sequence costs far more than tracking it, hence the cache (`--cache`).
 """
 
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", choices=sorted(bt.SEED_SETS), default="tuning")
     parser.add_argument("--sequences", type=int, default=4, help="sequences per scenario and seed set")
     parser.add_argument("--cmc", choices=("none", "known", "image"), default="known")
-    parser.add_argument("--peers", nargs="*", default=[], help="bench_tracking.py rows to add by name")
+    parser.add_argument("--rows", nargs="*", default=[], help="bench_tracking.py rows to add by name")
     parser.add_argument("--scenarios", nargs="+", choices=list(bt.SCENES), default=list(bt.SCENES))
     parser.add_argument("--ids", action="store_true", help="also print IDTP / IDFN / IDFP per scenario")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/tracking_sweep_cache"))
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
     rows = [(name, ours(config, switches, args.cmc)) for name, config, switches in json.loads(args.variants)]
-    rows += [(name, bt.TRACKERS[name]) for name in args.peers]
+    rows += [(name, bt.TRACKERS[name]) for name in args.rows]
     metrics = ("idf1", "num_switches") + (IDENTITY if args.ids else ())
     for name, make in rows:
         start = time.time()

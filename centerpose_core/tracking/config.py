@@ -22,8 +22,8 @@ class TrackerConfig(Described):
     )
     low_score_threshold: float = setting(
         0.1,
-        "detections from here up to the high threshold only keep tracked persons alive "
-        "(ByteTrack's second stage: occluded persons score low); lower ones get no id",
+        "detections from here up to the high threshold continue tracks (ByteTrack's second "
+        "stage: occluded persons score low); lower ones get no id",
     )
     match_threshold: float = setting(0.2, "minimum similarity to match a high-score detection to a track")
     low_match_threshold: float = setting(0.5, "minimum similarity in the low-score stage (stricter)")

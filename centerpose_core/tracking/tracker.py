@@ -19,9 +19,10 @@ match in ByteTrack's order:
 Unmatched high-score detections start tentative tracks, and so do unmatched detections from
 `low_birth_threshold` up (a person half hidden in a group may never score high). A tentative
 track gets an id after `confirm_hits` detections in a row (`low_birth_hits` once any of them
-scored below the high threshold: a false positive seldom comes back at the same place three
-frames running) and is dropped at its first miss; a confirmed track that
-misses is lost, and removed once unseen for longer than `lost_timeout_s`. Ids come from a
+scored below the high threshold: a false positive seldom comes back at the same place four
+frames running) and is dropped at its first miss; a low-score detection overlapping a
+higher-scoring one by IoU >= DUPLICATE_IOU (a second view of one person) starts nothing. A
+confirmed track that misses is lost, and removed once unseen for longer than `lost_timeout_s`. Ids come from a
 counter that only grows, so an id never names two persons, even across `reset()`.
 """
 
