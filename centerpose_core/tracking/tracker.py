@@ -200,10 +200,9 @@ class PoseTracker:
         free_high = high[track_of_det[high] < 0]
         rows, cols = match(similarity[np.ix_(tentative, free_high)], cfg.match_threshold)
         track_of_det[free_high[cols]] = tentative[rows]
-        birth = self._birth_threshold()
-        if birth < cfg.high_score_threshold:
-            tentative = tentative[~np.isin(tentative, track_of_det)]
-            free_low = np.flatnonzero((track_of_det < 0) & ~high_mask & (scores >= birth))
+        free_low = np.flatnonzero((track_of_det < 0) & ~high_mask & (scores >= self._birth_threshold()))
+        if len(free_low) and len(tentative) > len(rows):
+            tentative = np.delete(tentative, rows)
             rows, cols = match(similarity[np.ix_(tentative, free_low)], cfg.low_match_threshold)
             track_of_det[free_low[cols]] = tentative[rows]
         return track_of_det
@@ -331,11 +330,12 @@ class PoseTracker:
             measurements, offsets = self._measure(boxes[dets], keypoints[dets], offsets)
             means, covariances = kalman.update(self._means[rows], self._covariances[rows], measurements)
             self._means[rows], self._covariances[rows] = means, covariances
-            for row, offset, det in zip(rows, offsets, dets):
+            for row, offset in zip(rows, offsets):
                 self._tracks[row].box_offset = offset
-                self._tracks[row].needed_hits = max(
-                    self._tracks[row].needed_hits, self._hits_to_confirm(scores[det])
-                )
+            low = scores[dets] < self.config.high_score_threshold
+            for row, det in zip(rows[low], dets[low]):
+                track = self._tracks[row]
+                track.needed_hits = max(track.needed_hits, self._hits_to_confirm(scores[det]))
             self._remember_keypoints(rows, keypoints[dets])
         matched = np.zeros(len(self._tracks), dtype=bool)
         matched[rows] = True
@@ -408,6 +408,9 @@ class PoseTracker:
 def _duplicates(dets: np.ndarray, boxes: np.ndarray, scores: np.ndarray, high: float) -> np.ndarray:
     """Which of `dets` score below `high` and overlap a higher-scoring detection of the frame by
     IoU >= DUPLICATE_IOU: a second, fainter view of one person, which must not start a track."""
+    low = scores[dets] < high
+    if not low.any():
+        return low
     overlap = box_iou(boxes[dets], boxes) >= DUPLICATE_IOU
     overlap &= scores[None, :] > scores[dets, None]
     return (scores[dets] < high) & overlap.any(axis=1)
