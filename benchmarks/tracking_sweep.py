@@ -3,6 +3,7 @@
     benchmarks/tracking_sweep.py '[["default", {}, {}], ["b.3", {"low_birth_threshold": 0.3}, {}]]'
     benchmarks/tracking_sweep.py '[["ours", {}, {}]]' --sets evaluation --sequences 2 --cmc image
     benchmarks/tracking_sweep.py --rows "norfair keypoints" "boxmot ByteTrack"
+    benchmarks/tracking_sweep.py --table runs/ours.jsonl runs/peers.jsonl   # markdown table of --json rows
 
 Run with .venv/bin/python. Each variant is `[name, TrackerConfig fields, PoseTracker switches]`
 (e.g. `{"_hip_anchor": true}`);
@@ -59,6 +60,54 @@ def ours(config: dict, switches: dict, cmc: str):
     return make
 
 
+PEER_ROWS = ("norfair keypoints", "boxmot ByteTrack", "boxmot OC-SORT", "boxmot BoT-SORT")
+
+
+def print_table(paths: list[Path]) -> None:
+    """A markdown table (IDF1 / ID switches per scenario, each the mean over the sets) of the
+    `--json` rows in `paths`, then ours (bench_tracking's OURS row) against each row per set and
+    against the best peer per scenario."""
+    rows = [json.loads(line) for path in paths for line in path.read_text().splitlines() if line]
+    scenes = list(rows[0]["res"])
+
+    def mean(row: dict, scene: str, k: int) -> float:
+        return statistics.mean(v[k] for v in row["res"][scene])
+
+    print("| tracker | " + " | ".join(scenes) + " | mean IDF1 | ID sw. total |")
+    print("|---" * (len(scenes) + 3) + "|")
+    for row in rows:
+        cells = [f"{mean(row, s, 0):.3f} / {mean(row, s, 1):.1f}" for s in scenes]
+        idf1 = statistics.mean(mean(row, s, 0) for s in scenes)
+        switches = sum(mean(row, s, 1) for s in scenes)
+        print(f"| {row['name'].strip()} | " + " | ".join(cells) + f" | {idf1:.3f} | {switches:.1f} |")
+    by_name = {row["name"]: row for row in rows}
+    ours = by_name.get(bt.OURS)
+    if ours is None:
+        return
+    sets = len(ours["res"][scenes[0]])
+
+    def per_set(row: dict) -> list[float]:
+        return [statistics.mean(row["res"][s][i][0] for s in scenes) for i in range(sets)]
+
+    for row in rows:
+        if row is not ours:
+            diffs = [a - b for a, b in zip(per_set(ours), per_set(row))]
+            print(
+                f"ours - {row['name'].strip()}: IDF1 {statistics.mean(diffs):+.3f} (worst set "
+                f"{min(diffs):+.3f}, better in {sum(d > 0 for d in diffs)}/{sets} sets)"
+            )
+    peers = [by_name[name] for name in PEER_ROWS if name in by_name]
+    for scene in scenes if peers else []:
+        best = max(peers, key=lambda row: mean(row, scene, 0))
+        diffs = [a[0] - b[0] for a, b in zip(ours["res"][scene], best["res"][scene])]
+        print(
+            f"  {scene:<18} ours {mean(ours, scene, 0):.3f}, best peer {mean(best, scene, 0):.3f} "
+            f"({best['name']}): per set {statistics.mean(diffs):+.3f} ± "
+            f"{statistics.stdev(diffs) / len(diffs) ** 0.5:.3f} s.e., better in "
+            f"{sum(d > 0 for d in diffs)}/{len(diffs)} sets"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("variants", nargs="?", default="[]", help="JSON list of [name, config, switches]")
@@ -70,7 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ids", action="store_true", help="also print IDTP / IDFN / IDFP per scenario")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/tracking_sweep_cache"))
     parser.add_argument("--json", type=Path, help="append each row's per-set results here")
+    parser.add_argument("--table", type=Path, nargs="+", help="only print the table of these --json files")
     args = parser.parse_args(argv)
+    if args.table:
+        print_table(args.table)
+        return 0
     args.cache.mkdir(parents=True, exist_ok=True)
     rows = [(name, ours(config, switches, args.cmc)) for name, config, switches in json.loads(args.variants)]
     rows += [(name, bt.TRACKERS[name]) for name in args.rows]
