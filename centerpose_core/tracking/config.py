@@ -22,8 +22,8 @@ class TrackerConfig(Described):
     )
     low_score_threshold: float = setting(
         0.1,
-        "detections from here up to the high threshold only keep tracked persons alive "
-        "(ByteTrack's second stage: occluded persons score low); lower ones get no id",
+        "detections from here up to the high threshold continue tracks (ByteTrack's second "
+        "stage: occluded persons score low); lower ones get no id",
     )
     match_threshold: float = setting(0.2, "minimum similarity to match a high-score detection to a track")
     low_match_threshold: float = setting(0.5, "minimum similarity in the low-score stage (stricter)")
@@ -38,13 +38,22 @@ class TrackerConfig(Described):
     keypoint_score_threshold: float = setting(0.1, "a joint is visible (used by OKS) above this score")
     min_shared_keypoints: int = setting(3, "fewer joints visible in both track and detection: IoU only")
     confirm_hits: int = setting(2, "detections in a row a new track needs before it gets an id")
+    low_birth_threshold: float = setting(
+        0.35,
+        "detections from here up to the high threshold that continue no track start tentative "
+        "tracks too (a person half hidden in a group never scores high); at or above the high "
+        "threshold: off",
+    )
+    low_birth_hits: int = setting(
+        4, "detections in a row a track with any such low-score detection needs before it gets an id"
+    )
     refind_distance: float = setting(
         0.3,
         "a high-score detection left over re-finds a lost track whose last-seen or predicted box "
         "centre is within this many box heights, at a similar height (0: off)",
     )
     lost_timeout_s: float = setting(
-        2.0, "seconds a confirmed track may go unseen before it is removed (its id is never reused)"
+        3.0, "seconds a confirmed track may go unseen before it is removed (its id is never reused)"
     )
 
     def __post_init__(self) -> None:
@@ -53,6 +62,7 @@ class TrackerConfig(Described):
             "low_score_threshold",
             "keypoint_score_threshold",
             "keypoint_weight",
+            "low_birth_threshold",
         ):
             _check_number(name, getattr(self, name), 0.0, 1.0)
         for name in ("match_threshold", "low_match_threshold"):
@@ -65,7 +75,7 @@ class TrackerConfig(Described):
                 f"tracking low_score_threshold ({self.low_score_threshold}) must not exceed "
                 f"high_score_threshold ({self.high_score_threshold})"
             )
-        for name in ("min_shared_keypoints", "confirm_hits"):
+        for name in ("min_shared_keypoints", "confirm_hits", "low_birth_hits"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"tracking {name} must be an integer >= 1, got {value!r}")

@@ -12,11 +12,17 @@ match in ByteTrack's order:
 2b. the remaining high-score detections against the confirmed tracks still unmatched, by
    box-centre distance (within `refind_distance` box heights of the prediction or of where the
    track was last seen): re-finds a person back in view after leaving it or hiding;
-3. the remaining high-score detections against tentative tracks.
+3. the remaining high-score detections against tentative tracks, then the remaining
+   detections scoring at least `low_birth_threshold` against the tentative tracks left, at the
+   stricter `low_match_threshold`.
 
-Unmatched high-score detections start tentative tracks. A tentative track gets an id after
-`confirm_hits` detections in a row and is dropped at its first miss; a confirmed track that
-misses is lost, and removed once unseen for longer than `lost_timeout_s`. Ids come from a
+Unmatched high-score detections start tentative tracks, and so do unmatched detections from
+`low_birth_threshold` up (a person half hidden in a group may never score high). A tentative
+track gets an id after `confirm_hits` detections in a row (`low_birth_hits` once any of them
+scored below the high threshold: a false positive seldom comes back at the same place four
+frames running) and is dropped at its first miss; a low-score detection overlapping a
+higher-scoring one by IoU >= DUPLICATE_IOU (a second view of one person) starts nothing. A
+confirmed track that misses is lost, and removed once unseen for longer than `lost_timeout_s`. Ids come from a
 counter that only grows, so an id never names two persons, even across `reset()`.
 """
 
@@ -41,6 +47,8 @@ HIP_JOINTS = [11, 12]  # COCO's left and right hip
 # Box centre relative to the hips' midpoint (box heights) of a standing person, for tracks whose
 # hips were not seen yet: switching to the hips later then moves the anchor little.
 DEFAULT_BOX_OFFSET = np.array([0.0, -0.05])
+# A low-score detection overlapping a higher-scoring one at least this much starts no track.
+DUPLICATE_IOU = 0.7
 
 
 class TrackState(enum.Enum):
@@ -72,6 +80,8 @@ class _Track:
     box_offset: np.ndarray
     # (4,): the filtered box when last seen, moved by camera motion since (re-finding a lost track)
     last_box: np.ndarray | None = None
+    # hits a tentative track needs for an id: more once a low-score detection was among them
+    needed_hits: int = 1
 
 
 class PoseTracker:
@@ -144,9 +154,10 @@ class PoseTracker:
 
         self._frame_boxes = boxes
         track_of_det = self._associate(similarity, box_iou(track_boxes, boxes), scores, stamp)
-        ids = self._correct(track_of_det, boxes, keypoints, stamp)
-        new = np.flatnonzero((scores >= cfg.high_score_threshold) & (track_of_det < 0))
-        for det, track_id in zip(new, self._start_tracks(new, boxes, keypoints, stamp)):
+        ids = self._correct(track_of_det, boxes, keypoints, scores, stamp)
+        new = np.flatnonzero((scores >= self._birth_threshold()) & (track_of_det < 0))
+        new = new[~_duplicates(new, boxes, scores, cfg.high_score_threshold)]
+        for det, track_id in zip(new, self._start_tracks(new, boxes, keypoints, scores, stamp)):
             ids[det] = track_id
         return [replace(person, id=track_id) for person, track_id in zip(persons, ids)]
 
@@ -184,11 +195,22 @@ class PoseTracker:
         track_of_det[low[cols]] = recent[rows]
         if cfg.refind_distance > 0.0:
             self._refind(track_of_det, high, confirmed)
-        # 3. high-score detections left against tentative tracks
+        # 3. high-score detections left against tentative tracks, then the low-score ones that
+        #    may start tracks against the tentative tracks left, at the stricter bar
         free_high = high[track_of_det[high] < 0]
         rows, cols = match(similarity[np.ix_(tentative, free_high)], cfg.match_threshold)
         track_of_det[free_high[cols]] = tentative[rows]
+        free_low = np.flatnonzero((track_of_det < 0) & ~high_mask & (scores >= self._birth_threshold()))
+        if len(free_low) and len(tentative) > len(rows):
+            tentative = np.delete(tentative, rows)
+            rows, cols = match(similarity[np.ix_(tentative, free_low)], cfg.low_match_threshold)
+            track_of_det[free_low[cols]] = tentative[rows]
         return track_of_det
+
+    def _birth_threshold(self) -> float:
+        """The lowest score of a detection that may start a track."""
+        cfg = self.config
+        return min(max(cfg.low_birth_threshold, cfg.low_score_threshold), cfg.high_score_threshold)
 
     def _refind(self, track_of_det: np.ndarray, high: np.ndarray, confirmed: np.ndarray) -> None:
         """Stage 2b: remaining high-score detections against the confirmed tracks still unmatched,
@@ -293,7 +315,12 @@ class PoseTracker:
             self._tracks[row].keypoints = kps
 
     def _correct(
-        self, track_of_det: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray, stamp: float
+        self,
+        track_of_det: np.ndarray,
+        boxes: np.ndarray,
+        keypoints: np.ndarray,
+        scores: np.ndarray,
+        stamp: float,
     ) -> list[int]:
         """Kalman-update matched tracks, advance everyone's life cycle; returns each detection's id."""
         dets = np.flatnonzero(track_of_det >= 0)
@@ -305,6 +332,10 @@ class PoseTracker:
             self._means[rows], self._covariances[rows] = means, covariances
             for row, offset in zip(rows, offsets):
                 self._tracks[row].box_offset = offset
+            low = scores[dets] < self.config.high_score_threshold
+            for row, det in zip(rows[low], dets[low]):
+                track = self._tracks[row]
+                track.needed_hits = max(track.needed_hits, self._hits_to_confirm(scores[det]))
             self._remember_keypoints(rows, keypoints[dets])
         matched = np.zeros(len(self._tracks), dtype=bool)
         matched[rows] = True
@@ -313,7 +344,7 @@ class PoseTracker:
             if hit:
                 track.hits += 1
                 track.last_seen = stamp
-                if track.state is TrackState.TENTATIVE and track.hits >= self.config.confirm_hits:
+                if track.state is TrackState.TENTATIVE and track.hits >= track.needed_hits:
                     track.id = self._take_id()
                 if track.id >= 0:
                     track.state = TrackState.TRACKED
@@ -328,10 +359,19 @@ class PoseTracker:
         self._keep(keep)  # drops tentative tracks that missed: indices change only now
         return ids
 
+    def _hits_to_confirm(self, score: float) -> int:
+        """Detections in a row a tentative track with a detection of this score needs for an id."""
+        cfg = self.config
+        return (
+            cfg.confirm_hits
+            if score >= cfg.high_score_threshold
+            else max(cfg.confirm_hits, cfg.low_birth_hits)
+        )
+
     def _start_tracks(
-        self, dets: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray, stamp: float
+        self, dets: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, stamp: float
     ) -> list[int]:
-        """New tracks for unmatched high-score detections; returns their ids (-1: tentative)."""
+        """New tracks for unmatched detections that may start one; returns their ids (-1: tentative)."""
         if not len(dets):
             return []
         offsets = np.tile(DEFAULT_BOX_OFFSET, (len(dets), 1))
@@ -340,8 +380,9 @@ class PoseTracker:
         first = len(self._tracks)
         self._means = np.concatenate([self._means, means])
         self._covariances = np.concatenate([self._covariances, covariances])
-        for offset in offsets:
-            confirmed = self.config.confirm_hits <= 1
+        for offset, det in zip(offsets, dets):
+            needed = self._hits_to_confirm(scores[det])
+            confirmed = needed <= 1
             self._tracks.append(
                 _Track(
                     id=self._take_id() if confirmed else -1,
@@ -350,6 +391,7 @@ class PoseTracker:
                     last_seen=stamp,
                     keypoints=np.zeros((NUM_KEYPOINTS, 3)),
                     box_offset=offset,
+                    needed_hits=needed,
                 )
             )
         self._remember_keypoints(np.arange(first, len(self._tracks)), keypoints[dets])
@@ -361,6 +403,17 @@ class PoseTracker:
     def _take_id(self) -> int:
         self._next_id += 1
         return self._next_id - 1
+
+
+def _duplicates(dets: np.ndarray, boxes: np.ndarray, scores: np.ndarray, high: float) -> np.ndarray:
+    """Which of `dets` score below `high` and overlap a higher-scoring detection of the frame by
+    IoU >= DUPLICATE_IOU: a second, fainter view of one person, which must not start a track."""
+    low = scores[dets] < high
+    if not low.any():
+        return low
+    overlap = box_iou(boxes[dets], boxes) >= DUPLICATE_IOU
+    overlap &= scores[None, :] > scores[dets, None]
+    return (scores[dets] < high) & overlap.any(axis=1)
 
 
 def _warp_box(box: np.ndarray, warp: np.ndarray) -> np.ndarray:

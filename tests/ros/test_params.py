@@ -113,8 +113,8 @@ def test_config_parameters_are_generated_from_the_core_dataclass(config_type: ty
 
 def test_config_parameters_reach_the_core_configs_and_their_checks_name_the_parameter() -> None:
     params = from_values({**NodeParameters.defaults().as_values(), "model_path": "/m.pth"})
-    changed = params.updated({"tracking_confirm_hits": 1.0, "tracking_lost_timeout_s": 3, "depth_window": 7})
-    assert changed.tracker_config == TrackerConfig(confirm_hits=1, lost_timeout_s=3.0)
+    changed = params.updated({"tracking_confirm_hits": 1.0, "tracking_lost_timeout_s": 4, "depth_window": 7})
+    assert changed.tracker_config == TrackerConfig(confirm_hits=1, lost_timeout_s=4.0)
     assert changed.depth_config == DepthLiftConfig(window=7)
     assert (
         changed.as_values()["tracking_confirm_hits"] == 1

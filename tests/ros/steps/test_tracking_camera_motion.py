@@ -10,21 +10,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import rclpy.logging
-from std_msgs.msg import Header
 
 from centerpose_core.tracking import PoseTracker
-from centerpose_core.types import Person
 from centerpose_ros.params import NodeParameters
-from centerpose_ros.steps.frame_step import ProcessedFrame
 from centerpose_ros.steps.tracking import TrackingStep
-
-
-def _person(cx: float) -> Person:
-    kps = np.zeros((17, 3), np.float32)
-    kps[:, 0] = cx + np.linspace(-20, 20, 17)
-    kps[:, 1] = np.linspace(240, 370, 17)
-    kps[:, 2] = 0.9
-    return Person(score=0.9, bbox=np.array([cx - 30, 230, cx + 30, 380], np.float32), keypoints=kps)
+from tests.ros.steps.tracking_step_frames import frame_at, standing_person
 
 
 def _ids_through_a_pan(camera_motion: bool) -> list[list[int]]:
@@ -35,17 +25,9 @@ def _ids_through_a_pan(camera_motion: bool) -> list[list[int]]:
     camera, out = 0, []
     for k in range(12):
         camera += 60 if 5 <= k < 8 else 0  # the camera turns: the scene moves 60 px left per frame
-        header = Header()
-        header.stamp.sec, header.stamp.nanosec = 100, k * 40_000_000
         image = cv2.cvtColor(np.ascontiguousarray(world[:, camera : camera + 640]), cv2.COLOR_GRAY2BGR)
-        frame = ProcessedFrame(
-            header=header,
-            image=image,
-            persons=[_person(300.0 - camera), _person(390.0 - camera + 180)],
-            params=params,
-            received=0.0,
-            inference_ms=0.0,
-        )
+        persons = [standing_person(300.0 - camera), standing_person(390.0 - camera + 180)]
+        frame = frame_at(100.0 + 0.04 * k, image, persons, params)
         step.process(frame)
         out.append([p.id for p in frame.persons])
     return out

@@ -25,14 +25,12 @@ import rclpy  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import CameraInfo  # noqa: E402
-from std_msgs.msg import Header  # noqa: E402
 
 from centerpose_core.tracking import PoseTracker  # noqa: E402
-from centerpose_core.types import Person  # noqa: E402
 from centerpose_ros.params import NodeParameters  # noqa: E402
-from centerpose_ros.steps.frame_step import ProcessedFrame  # noqa: E402
 from centerpose_ros.steps.imu_motion import ImuCameraMotion  # noqa: E402
 from centerpose_ros.steps.tracking import TrackingStep  # noqa: E402
+from tests.ros.steps.tracking_step_frames import frame_at, standing_person  # noqa: E402
 
 F, CX, CY, WIDTH, HEIGHT = 500.0, 320.0, 240.0, 640, 480
 T0 = 1000.0
@@ -54,24 +52,14 @@ def _yaw(t: float) -> float:
     return float(np.trapezoid(rates[start:], times[start:]))
 
 
-def _person(cx: float) -> Person:
-    kps = np.zeros((17, 3), np.float32)
-    kps[:, 0] = cx + np.linspace(-20, 20, 17)
-    kps[:, 1] = np.linspace(240, 370, 17)
-    kps[:, 2] = 0.9
-    return Person(score=0.9, bbox=np.array([cx - 30, 230, cx + 30, 380], np.float32), keypoints=kps)
-
-
 def _ids(step: TrackingStep, stamps: list[float]) -> list[list[int]]:
     # without image-based motion: the gyro is the only compensation (and its fallback is none)
     params = NodeParameters.defaults().updated({"tracking_imu_topic": "imu", "tracking_camera_motion": False})
     out = []
     for stamp in stamps:
-        header = Header()
-        header.stamp.sec, header.stamp.nanosec = divmod(round(stamp * 1e9), 1_000_000_000)
         yaw = _yaw(stamp)
-        persons = [_person(CX - F * math.tan(a - yaw)) for a in AZIMUTHS]
-        frame = ProcessedFrame(header, np.zeros((HEIGHT, WIDTH, 3), np.uint8), persons, params, 0.0, 0.0)
+        persons = [standing_person(CX - F * math.tan(a - yaw)) for a in AZIMUTHS]
+        frame = frame_at(stamp, np.zeros((HEIGHT, WIDTH, 3), np.uint8), persons, params)
         step.process(frame)
         out.append([p.id for p in frame.persons])
     return out
