@@ -153,7 +153,6 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, options: Quantize
     it), so nothing is written when calibration cannot run. The centerpose metadata is carried
     over, with the quantization settings added under `quantization`.
     """
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     fp32_path, out_path = Path(fp32_path), Path(out_path)
@@ -170,11 +169,6 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, options: Quantize
     input_name = onnx.load(str(fp32_path), load_external_data=False).graph.input[0].name
     reader = FolderCalibrationReader(paths, input_name, size)
 
-    methods = {
-        "minmax": CalibrationMethod.MinMax,
-        "percentile": CalibrationMethod.Percentile,
-        "entropy": CalibrationMethod.Entropy,
-    }
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="centerpose-quant-") as tmp:
         prepared = Path(tmp) / "prepared.onnx"
@@ -185,27 +179,7 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, options: Quantize
         _name_unnamed_nodes(prepared_model)
         onnx.save(prepared_model, str(prepared))
         kept = fp32_nodes(prepared_model)
-        quantize_static(
-            str(prepared),
-            str(Path(tmp) / "quantized.onnx"),
-            reader,
-            quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=list(QUANTIZED_OP_TYPES),
-            per_channel=True,
-            activation_type=QuantType.QInt8 if options.symmetric else QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            nodes_to_exclude=kept,
-            calibrate_method=methods[options.method],
-            # No CalibMaxIntermediateOutputs: ONNX Runtime 1.32's MinMax calibrator drops each full
-            # chunk without merging its ranges (only the last partial chunk counts, and a count
-            # divisible by the chunk raises "No data is collected"). MinMax keeps only per-tensor
-            # minima and maxima, so holding every image is cheap.
-            extra_options={
-                "ActivationSymmetric": options.symmetric,
-                "CalibPercentile": options.percentile,
-                "WeightSymmetric": True,
-            },
-        )
+        quantize_qdq(prepared, Path(tmp) / "quantized.onnx", reader, options, kept)
         quantized = onnx.load(str(Path(tmp) / "quantized.onnx"))
     _copy_metadata(quantized, metadata, options, len(paths))
     onnx.checker.check_model(quantized)
@@ -215,6 +189,41 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, options: Quantize
         onnx.save(quantized, str(tmp_out))
     quantized_nodes = sum(node.op_type == "DequantizeLinear" for node in quantized.graph.node)
     return QuantizeResult(out_path, len(paths), quantized_nodes, kept)
+
+
+def quantize_qdq(
+    model_path: Path, out_path: Path, reader, options: QuantizeOptions, nodes_to_exclude: list[str]
+) -> None:
+    """ONNX Runtime `quantize_static` in QDQ form with the settings of the module docstring, on any
+    ONNX file (`quantize_onnx` passes its pre-processed pose graph)."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    methods = {
+        "minmax": CalibrationMethod.MinMax,
+        "percentile": CalibrationMethod.Percentile,
+        "entropy": CalibrationMethod.Entropy,
+    }
+    quantize_static(
+        str(model_path),
+        str(out_path),
+        reader,
+        quant_format=QuantFormat.QDQ,
+        op_types_to_quantize=list(QUANTIZED_OP_TYPES),
+        per_channel=True,
+        activation_type=QuantType.QInt8 if options.symmetric else QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        nodes_to_exclude=nodes_to_exclude,
+        calibrate_method=methods[options.method],
+        # No CalibMaxIntermediateOutputs: ONNX Runtime 1.32's MinMax calibrator drops each full
+        # chunk without merging its ranges (only the last partial chunk counts, and a count
+        # divisible by the chunk raises "No data is collected"). MinMax keeps only per-tensor
+        # minima and maxima, so holding every image is cheap.
+        extra_options={
+            "ActivationSymmetric": options.symmetric,
+            "CalibPercentile": options.percentile,
+            "WeightSymmetric": True,
+        },
+    )
 
 
 def _copy_metadata(
