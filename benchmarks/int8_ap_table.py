@@ -2,12 +2,9 @@
 
 One fp32 ONNX file exported from a checkpoint at a fixed square input; INT8 Q/DQ copies made by
   * ONNX Runtime `quantize_static` through `centerpose_core.export.quantize` (per-channel weights,
-    deformable convs and the heads' last convs fp32): minmax, percentile (99.999 and 99.99) and
-    entropy; ONNX Runtime 1.32's `quantize_static` passes no histogram size to its entropy
-    calibrator, whose default (128 bins searched for 128 quantized bins) leaves one candidate
-    threshold, the full range, so "entropy" equals minmax; the row `ort entropy 2048 bins` calls the
-    same calibrator with 2048 histogram bins (its `create_calibrator` wrapped here), the size the
-    KL search needs;
+    deformable convs and the heads' last convs fp32): minmax, percentile (99.999 and 99.99, and
+    99.999 with symmetric int8 activations, the form TensorRT takes) and entropy (2048 histogram
+    bins: `export.quantize` passes them; ONNX Runtime's default of 128 made entropy equal minmax);
   * NNCF post-training quantization (`benchmarks/quant_nncf.py`, mixed and symmetric presets, the
     same nodes kept fp32), when NNCF is importable (/work/peerlibs/nncf);
 each scored with `benchmarks/int8_check.py`'s measures on a held-out COCO-format set: keypoint AP
@@ -38,24 +35,6 @@ def ort_quantize(fp32: Path, out: Path, calib: Path, images: int, method: str, *
 
     options = QuantizeOptions(str(calib), max_images=images, method=method, **extra)
     return quantize_onnx(fp32, out, options).path
-
-
-def ort_entropy_bins(fp32: Path, out: Path, calib: Path, images: int, bins: int) -> Path:
-    """ORT entropy calibration with `bins` histogram bins (quantize_static cannot pass them)."""
-    import onnxruntime.quantization  # noqa: F401 (loads the submodule; its name is shadowed by a function)
-
-    ort_quantize_module = sys.modules["onnxruntime.quantization.quantize"]
-
-    original = ort_quantize_module.create_calibrator
-
-    def with_bins(*args, extra_options=None, **kwargs):
-        return original(*args, extra_options={**(extra_options or {}), "num_bins": bins}, **kwargs)
-
-    ort_quantize_module.create_calibrator = with_bins
-    try:
-        return ort_quantize(fp32, out, calib, images, "entropy")
-    finally:
-        ort_quantize_module.create_calibrator = original
 
 
 def nncf_file(fp32: Path, out: Path, calib: Path, images: int, size: int, preset: str) -> Path:
@@ -108,8 +87,11 @@ def main(argv: list[str] | None = None) -> int:
             "onnxruntime",
             lambda o: ort_quantize(fp32, o, c, n, "percentile", percentile=99.99),
         ),
+        "ort percentile 99.999 symmetric": (
+            "onnxruntime",
+            lambda o: ort_quantize(fp32, o, c, n, "percentile", symmetric=True),
+        ),
         "ort entropy": ("onnxruntime", lambda o: ort_quantize(fp32, o, c, n, "entropy")),
-        "ort entropy 2048 bins": ("onnxruntime", lambda o: ort_entropy_bins(fp32, o, c, n, 2048)),
         "nncf mixed": ("openvino", lambda o: nncf_file(fp32, o, c, n, args.size, "mixed")),
         "nncf symmetric": ("openvino", lambda o: nncf_file(fp32, o, c, n, args.size, "symmetric")),
     }

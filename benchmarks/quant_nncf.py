@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
             "ort minmax",
             lambda out: (
                 quantize_onnx(
-                    args.fp32, out, QuantizeOptions(str(args.calib), max_images=args.calib_images)
+                    args.fp32,
+                    out,
+                    QuantizeOptions(str(args.calib), max_images=args.calib_images, method="minmax"),
                 ).path
             ),
         ),

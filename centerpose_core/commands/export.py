@@ -91,7 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--calib-method",
         choices=CALIBRATION_METHODS,
         default=QuantizeOptions.method,
-        help="INT8 (--quantize): activation range estimator",
+        help="INT8 (--quantize): activation range estimator (default: %(default)s)",
     )
     parser.add_argument(
         "--calib-percentile",

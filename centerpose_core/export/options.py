@@ -104,7 +104,10 @@ class QuantizeOptions:
 
     calibration_folder: str
     max_images: int = DEFAULT_CALIBRATION_IMAGES
-    method: str = "minmax"
+    # percentile 99.999 kept AP (-0.0 points, 0.07 px from fp32) on 605 held-out persons where
+    # minmax lost 0.5 and entropy 11.9 (README, "INT8 accuracy"); it also clips the rare outlier
+    # activations that made minmax lose 34 points on the phase-1 reference model.
+    method: str = "percentile"
     calibration_size: int | None = None
     symmetric: bool = False
     percentile: float = 99.999  # method "percentile": the share of each activation's values kept

@@ -153,7 +153,6 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, options: Quantize
     it), so nothing is written when calibration cannot run. The centerpose metadata is carried
     over, with the quantization settings added under `quantization`.
     """
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     fp32_path, out_path = Path(fp32_path), Path(out_path)
@@ -170,11 +169,6 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, options: Quantize
     input_name = onnx.load(str(fp32_path), load_external_data=False).graph.input[0].name
     reader = FolderCalibrationReader(paths, input_name, size)
 
-    methods = {
-        "minmax": CalibrationMethod.MinMax,
-        "percentile": CalibrationMethod.Percentile,
-        "entropy": CalibrationMethod.Entropy,
-    }
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="centerpose-quant-") as tmp:
         prepared = Path(tmp) / "prepared.onnx"
@@ -185,27 +179,7 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, options: Quantize
         _name_unnamed_nodes(prepared_model)
         onnx.save(prepared_model, str(prepared))
         kept = fp32_nodes(prepared_model)
-        quantize_static(
-            str(prepared),
-            str(Path(tmp) / "quantized.onnx"),
-            reader,
-            quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=list(QUANTIZED_OP_TYPES),
-            per_channel=True,
-            activation_type=QuantType.QInt8 if options.symmetric else QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            nodes_to_exclude=kept,
-            calibrate_method=methods[options.method],
-            # No CalibMaxIntermediateOutputs: ONNX Runtime 1.32's MinMax calibrator drops each full
-            # chunk without merging its ranges (only the last partial chunk counts, and a count
-            # divisible by the chunk raises "No data is collected"). MinMax keeps only per-tensor
-            # minima and maxima, so holding every image is cheap.
-            extra_options={
-                "ActivationSymmetric": options.symmetric,
-                "CalibPercentile": options.percentile,
-                "WeightSymmetric": True,
-            },
-        )
+        quantize_qdq(prepared, Path(tmp) / "quantized.onnx", reader, options, kept)
         quantized = onnx.load(str(Path(tmp) / "quantized.onnx"))
     _copy_metadata(quantized, metadata, options, len(paths))
     onnx.checker.check_model(quantized)
@@ -215,6 +189,75 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, options: Quantize
         onnx.save(quantized, str(tmp_out))
     quantized_nodes = sum(node.op_type == "DequantizeLinear" for node in quantized.graph.node)
     return QuantizeResult(out_path, len(paths), quantized_nodes, kept)
+
+
+# Histogram size of the entropy and percentile calibrators. ONNX Runtime's entropy calibrator
+# defaults to 128 bins searched for 128 quantized bins: one candidate threshold, the full range,
+# i.e. minmax (88 of 88 scales equal on the pose net). 2048 is the size of TensorRT's KL search.
+HISTOGRAM_BINS = 2048
+ENTROPY_QUANTIZED_BINS = 128  # ONNX Runtime's default
+
+
+def calibrator_options(options: QuantizeOptions) -> dict[str, object]:
+    """`create_calibrator` extra options for the method; `quantize_static` passes no bin counts."""
+    if options.method == "entropy":
+        return {"num_bins": HISTOGRAM_BINS, "num_quantized_bins": ENTROPY_QUANTIZED_BINS}
+    if options.method == "percentile":
+        return {"num_bins": HISTOGRAM_BINS, "percentile": options.percentile}
+    return {}
+
+
+def calibrate(model_path: Path, reader, options: QuantizeOptions, work_dir: Path):
+    """Activation ranges (ONNX Runtime `TensorsData`) of the tensors of QUANTIZED_OP_TYPES."""
+    from onnxruntime.quantization import CalibrationMethod, create_calibrator
+
+    methods = {
+        "minmax": CalibrationMethod.MinMax,
+        "percentile": CalibrationMethod.Percentile,
+        "entropy": CalibrationMethod.Entropy,
+    }
+    calibrator = create_calibrator(
+        model_path,
+        list(QUANTIZED_OP_TYPES),
+        augmented_model_path=str(work_dir / "augmented.onnx"),
+        calibrate_method=methods[options.method],
+        extra_options=calibrator_options(options),
+    )
+    # All images in one pass: ONNX Runtime 1.32's MinMax calibrator with max_intermediate_outputs
+    # drops each full chunk without merging its ranges; minmax keeps only per-tensor extremes
+    # and the histogram methods one histogram per tensor, so holding every image is cheap.
+    calibrator.collect_data(reader)
+    return calibrator.compute_data()
+
+
+def quantize_qdq(
+    model_path: Path, out_path: Path, reader, options: QuantizeOptions, nodes_to_exclude: list[str]
+) -> None:
+    """ONNX Runtime `quantize_static` in QDQ form with the settings of the module docstring, on any
+    ONNX file (`quantize_onnx` passes its pre-processed pose graph). Calibration runs here
+    (`calibrate`, with the histogram size `quantize_static` cannot pass) and reaches
+    `quantize_static` through its calibration cache."""
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.calibrate import save_tensors_data
+
+    with tempfile.TemporaryDirectory(prefix="centerpose-calib-") as tmp:
+        ranges = calibrate(Path(model_path), reader, options, Path(tmp))
+        cache = Path(tmp) / "ranges.json"
+        save_tensors_data(ranges, cache)
+        quantize_static(
+            str(model_path),
+            str(out_path),
+            None,
+            quant_format=QuantFormat.QDQ,
+            op_types_to_quantize=list(QUANTIZED_OP_TYPES),
+            per_channel=True,
+            activation_type=QuantType.QInt8 if options.symmetric else QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=nodes_to_exclude,
+            calibrate_method=ranges.calibration_method,
+            extra_options={"ActivationSymmetric": options.symmetric, "WeightSymmetric": True},
+            calibration_cache_path=cache,
+        )
 
 
 def _copy_metadata(
