@@ -174,6 +174,19 @@ def cached_predictions(root: Path, set_name: str, out: str) -> tuple[list[dict],
     return keypoints, segm
 
 
+def top_per_image(results: list[dict], keep: int = 20) -> list[dict]:
+    """Each image's `keep` highest-scoring results (ties: the earlier), in their order: all that
+    keypoint COCOeval reads (it sorts each image's results by score, stably, and keeps maxDets=20),
+    so the AP is unchanged and each bootstrap round loads a fifth of the results."""
+    by_image: dict[int, list[tuple[int, dict]]] = {}
+    for position, r in enumerate(results):
+        by_image.setdefault(r["image_id"], []).append((position, r))
+    kept = []
+    for entries in by_image.values():
+        kept += sorted(entries, key=lambda e: -e[1]["score"])[:keep]  # sorted() is stable
+    return [r for _, r in sorted(kept, key=lambda e: e[0])]
+
+
 def merged_ground_truth(root: Path, set_names: list[str]) -> tuple[dict, list[int]]:
     """One COCO dataset of all held-out sets, image and annotation ids shifted per set; the shifts."""
     merged: dict = {}
@@ -221,8 +234,10 @@ def evaluate(root: Path, rounds: int, set_names: list[str]) -> dict:
             segm += [{**r, "image_id": r["image_id"] + offset} for r in set_segm]
             set_ids = [i for i in ids if i > offset and (next_offset is None or i <= next_offset)]
             per_set[set_name] = coco_keypoint_stats(coco, keypoints, set_ids)["AP"]
-        results[name] = keypoints
+        results[name] = top_per_image(keypoints)
         row = {"AP": coco_keypoint_stats(coco, keypoints, ids)["AP"], "AP_per_set": per_set}
+        if coco_keypoint_stats(coco, results[name], ids)["AP"] != row["AP"]:
+            raise SystemExit(f"{name}: AP of each image's top 20 results differs from all results'")
         if name == "masks":
             row["segm_AP"] = coco_keypoint_stats(coco, segm, ids, iou_type="segm")["AP"]
         checkpoint = json.loads((root / out / "config.json").read_text())
