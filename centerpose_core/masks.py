@@ -35,6 +35,15 @@ def has_mask_maps(maps: dict[str, torch.Tensor]) -> bool:
 MapRegion = tuple[int, int, int, int]  # row0, row1, col0, col1 of the output map, end-exclusive
 
 
+# Up to this many persons, `mask_logits` runs the persons' convolutions as one matrix product
+# (`_tap_sum_logits`), beyond it as `conv2d` with one output channel per person. On the CPU,
+# oneDNN's conv2d computes output channels in blocks of 16 (AVX-512), so 3 or 10 persons cost
+# as much as 16, while the product's cost grows with the persons. Measured on 98 x 128 map
+# pixels, one thread, Zen 4, p50 under shared load, product vs conv2d: 3 persons 0.85 vs 1.9 ms,
+# 10: 1.97 vs 2.06, 12: 2.8 vs 2.5, 16: 3.0 vs 2.2. Both equal the convolution up to rounding.
+_PRODUCT_MAX_PERSONS = 10
+
+
 def mask_logits(
     seg_feat: torch.Tensor, seg: torch.Tensor, inds: torch.Tensor, region: MapRegion | None = None
 ) -> torch.Tensor:
@@ -46,19 +55,42 @@ def mask_logits(
     """
     n = int(inds.numel())
     height, width = seg_feat.shape[-2:]
-    if n == 0:
-        return seg_feat.new_zeros((0, height, width))
-    kernels = seg.reshape(seg.shape[0], -1)[:, inds.long()].t()  # (N, 432)
-    kernels = kernels.reshape(n, MASK_FEATURES, MASK_KERNEL, MASK_KERNEL)
-    pad = MASK_KERNEL // 2
-    if region is None:
-        return F.conv2d(seg_feat.unsqueeze(0), kernels, padding=pad)[0]
-    r0, r1, c0, c1 = region
-    # One more row / column of features each side (where the map has them): the region's own
+    r0, r1, c0, c1 = region if region is not None else (0, height, 0, width)
+    if n == 0 or r1 <= r0 or c1 <= c0:
+        return seg_feat.new_zeros((n, max(r1 - r0, 0), max(c1 - c0, 0)))
+    kernels = seg.reshape(seg.shape[0], -1)[:, inds.long()]  # (432, N): channel, kernel row, column
+    # One more row / column of features each side of the region (where the map has them): its
     # edge pixels then see their real neighbours, and the map's edges its zero padding.
+    pad = MASK_KERNEL // 2
     ra, rb, ca, cb = max(r0 - pad, 0), min(r1 + pad, height), max(c0 - pad, 0), min(c1 + pad, width)
-    part = F.conv2d(seg_feat[None, :, ra:rb, ca:cb], kernels, padding=pad)[0]
+    if n <= _PRODUCT_MAX_PERSONS:
+        padding = (ca - c0 + pad, c1 + pad - cb, ra - r0 + pad, r1 + pad - rb)  # zeros past the map
+        return _tap_sum_logits(F.pad(seg_feat[:, ra:rb, ca:cb], padding), kernels)
+    weights = kernels.t().reshape(n, MASK_FEATURES, MASK_KERNEL, MASK_KERNEL)
+    part = F.conv2d(seg_feat[None, :, ra:rb, ca:cb], weights, padding=pad)[0]
     return part[:, r0 - ra : r1 - ra, c0 - ca : c1 - ca]
+
+
+def _tap_sum_logits(padded: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+    """The valid 3x3 convolutions of `padded` (48, rows + 2, cols + 2) with `kernels` (432, N):
+    all persons' nine taps (9N, 48) times the features (48, pixels) in one matrix product, then
+    the nine tap planes added at their pixel offsets. Returns (N, rows, cols) (a strided view)."""
+    n = kernels.shape[1]
+    rows, stride = padded.shape[1] - MASK_KERNEL + 1, padded.shape[2]  # stride: `padded`'s row length
+    cols = stride - MASK_KERNEL + 1
+    taps = kernels.reshape(MASK_FEATURES, MASK_KERNEL * MASK_KERNEL, n).permute(1, 2, 0)  # (9, N, 48)
+    per_tap = (taps.reshape(-1, MASK_FEATURES) @ padded.reshape(MASK_FEATURES, -1)).reshape(len(taps), n, -1)
+    # Output pixel (y, x) sits at flat y * stride + x; its tap (dy, dx) reads flat pixel
+    # y * stride + x + dy * stride + dx of `padded`. The last 2 columns of each output row
+    # collect sums that wrap into the next row, and are dropped.
+    length = (rows - 1) * stride + cols
+    offsets = [dy * stride + dx for dy in range(MASK_KERNEL) for dx in range(MASK_KERNEL)]
+    out = padded.new_empty((n, rows * stride))
+    total = out[:, :length]
+    torch.add(per_tap[0, :, :length], per_tap[1, :, offsets[1] : offsets[1] + length], out=total)
+    for tap, offset in enumerate(offsets[2:], start=2):
+        total.add_(per_tap[tap, :, offset : offset + length])
+    return out.view(n, rows, stride)[:, :, :cols]
 
 
 def map_region(to_image: np.ndarray, image_hw: tuple[int, int], map_hw: tuple[int, int]) -> MapRegion:

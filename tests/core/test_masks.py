@@ -54,6 +54,38 @@ def test_each_person_reads_its_own_center_and_none_is_empty():
     assert mask_logits(_known_features(), seg, torch.tensor([], dtype=torch.long)).shape == (0, 4, 4)
 
 
+@pytest.mark.parametrize("persons", [1, 3, 10, 13])
+def test_logits_equal_each_persons_conv2d_over_the_map_and_any_region(persons):
+    # Reference semantics: torch's conv2d (padding 1) of the whole map with the (1, 48, 3, 3)
+    # kernel read at each person's center, one person at a time; regions cut from that.
+    gen = torch.Generator().manual_seed(persons)
+    height, width = 11, 14
+    seg_feat = torch.randn(48, height, width, generator=gen)
+    seg = torch.randn(432, height, width, generator=gen) * 0.1
+    inds = torch.randperm(height * width, generator=gen)[:persons]
+    reference = torch.cat(
+        [
+            torch.nn.functional.conv2d(
+                seg_feat[None], seg[:, i // width, i % width].reshape(1, 48, 3, 3), padding=1
+            )[0]
+            for i in inds.tolist()
+        ]
+    )
+    torch.testing.assert_close(mask_logits(seg_feat, seg, inds), reference, rtol=1e-5, atol=1e-5)
+    # interior, touching one edge, touching two opposite edges, a corner, one pixel, empty
+    for r0, r1, c0, c1 in (
+        (2, 9, 3, 12),
+        (0, 6, 4, 9),
+        (3, 8, 0, 14),
+        (0, 11, 0, 14),
+        (7, 11, 10, 14),
+        (5, 6, 13, 14),
+    ):
+        logits = mask_logits(seg_feat, seg, inds, (r0, r1, c0, c1))
+        torch.testing.assert_close(logits, reference[:, r0:r1, c0:c1], rtol=1e-5, atol=1e-5)
+    assert mask_logits(seg_feat, seg, inds, (4, 4, 0, 14)).shape == (persons, 0, 14)
+
+
 def test_masks_go_back_through_the_inverse_affine_and_threshold():
     # A 64 x 32 image on a 16 x 16 output map: 4 source pixels per map pixel, centered vertically.
     center, scale = image_center_scale(32, 64)
