@@ -413,7 +413,7 @@ def _duplicates(dets: np.ndarray, boxes: np.ndarray, scores: np.ndarray, high: f
         return low
     overlap = box_iou(boxes[dets], boxes) >= DUPLICATE_IOU
     overlap &= scores[None, :] > scores[dets, None]
-    return (scores[dets] < high) & overlap.any(axis=1)
+    return low & overlap.any(axis=1)
 
 
 def _warp_box(box: np.ndarray, warp: np.ndarray) -> np.ndarray:
