@@ -2,6 +2,7 @@
 
     benchmarks/tracking_sweep.py '[["default", {}, {}], ["b.3", {"low_birth_threshold": 0.3}, {}]]'
     benchmarks/tracking_sweep.py '[["ours", {}, {}]]' --sets evaluation --sequences 2 --cmc image
+    benchmarks/tracking_sweep.py '[["ours", {}, {}]]' --sequences 16 --skip 4 --rows "norfair keypoints"
     benchmarks/tracking_sweep.py --rows "norfair keypoints" "boxmot ByteTrack"
     benchmarks/tracking_sweep.py --table runs/ours.jsonl runs/peers.jsonl   # markdown table of --json rows
 
@@ -113,6 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("variants", nargs="?", default="[]", help="JSON list of [name, config, switches]")
     parser.add_argument("--sets", choices=sorted(bt.SEED_SETS), default="tuning")
     parser.add_argument("--sequences", type=int, default=4, help="sequences per scenario and seed set")
+    parser.add_argument(
+        "--skip",
+        type=int,
+        default=0,
+        help="score only the sequences after the first SKIP of each set (e.g. --sequences 16 --skip 4: "
+        "tuning-set sequences no sweep has seen, a check of over-tuning without the evaluation sets)",
+    )
     parser.add_argument("--cmc", choices=("none", "known", "image"), default="known")
     parser.add_argument("--rows", nargs="*", default=[], help="bench_tracking.py rows to add by name")
     parser.add_argument("--scenarios", nargs="+", choices=list(bt.SCENES), default=list(bt.SCENES))
@@ -121,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="append each row's per-set results here")
     parser.add_argument("--table", type=Path, nargs="+", help="only print the table of these --json files")
     args = parser.parse_args(argv)
+    if not 0 <= args.skip < args.sequences:
+        parser.error(f"--skip must be in [0, --sequences), got {args.skip} with --sequences {args.sequences}")
     if args.table:
         print_table(args.table)
         return 0
@@ -132,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.time()
         results = {
             scene: [
-                bt.score(sequences(args.cache, scene, s, args.sequences), make, metrics)
+                bt.score(sequences(args.cache, scene, s, args.sequences)[args.skip :], make, metrics)
                 for s in bt.SEED_SETS[args.sets]
             ]
             for scene in args.scenarios
