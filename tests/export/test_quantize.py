@@ -223,6 +223,17 @@ def test_cli_writes_the_fp32_and_a_symmetric_int8_file(
     ]
     assert zero_points and all(z.dtype == np.int8 and not z.any() for z in zero_points)
     assert qdq_problems(model) == []
+    # TensorRT's placement: Q/DQ only on tensors a convolution reads (weights and activations);
+    # no convolution output is requantized (ORT's all-op placement rounds each one).
+    consumers, producers = {}, {out: node.op_type for node in model.graph.node for out in node.output}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node.op_type)
+    dequantized = [n.output[0] for n in model.graph.node if n.op_type == "DequantizeLinear"]
+    assert dequantized and all("Conv" in consumers[name] for name in dequantized)
+    quantizers = [n for n in model.graph.node if n.op_type == "QuantizeLinear"]
+    quantized_from = [producers.get(n.input[0], "input") for n in quantizers]
+    assert quantized_from and "Conv" not in quantized_from, quantized_from
     assert json.loads(read_metadata(summary["int8_onnx"])["quantization"])["activations"] == "int8 symmetric"
     image = real_image(calibration_folder)
     reference = Predictor(pose_model, input_size=64, fit_aspect=True)
