@@ -1,7 +1,8 @@
 """INT8 static quantization of an exported centerpose ONNX file with ONNX Runtime (QDQ format).
 
 Weights: signed 8-bit, one scale per output channel. Activations: unsigned 8-bit (or, with
-`symmetric`, signed 8-bit with zero point 0 as TensorRT requires) with ranges measured on a
+`symmetric`, signed 8-bit with zero point 0 on convolution inputs only, TensorRT's form and
+placement: see SYMMETRIC_OP_TYPES) with ranges measured on a
 folder of calibration images, pre-processed exactly as at inference
 (`affine.preprocess`). The result is an ordinary ONNX file with QuantizeLinear/DequantizeLinear
 pairs: ONNX Runtime fuses them into integer convolutions (VNNI / AMX where the CPU has them) and
@@ -47,7 +48,8 @@ QUANTIZED_OP_TYPES = ("Conv", "Add", "Concat", "MaxPool", "Relu")
 # (7 bits left for a ReLU output, and a Q/DQ pair on both sides of every ReLU, which unsigned
 # zero-point-0 quantization folds away) moved 51 % of the persons by more than 1 px (median 2.6 px);
 # with Q/DQ only on the tensors convolutions read (no requantized convolution outputs, sums or
-# concatenations, so one rounding per tensor) 44 % (median 0.16 px).
+# concatenations, so one rounding per tensor) 44 % (median 0.16 px). OpenVINO runs that file less
+# accurately (4.0 px, +1.7 AP) and both CPU runtimes slower, hence not the default.
 SYMMETRIC_OP_TYPES = ("Conv",)
 
 
