@@ -182,7 +182,9 @@ def _cli(capsys, *args) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
-def test_cli_refuses_a_bad_calibration_folder_before_exporting(checkpoint, tmp_path, capsys):
+def test_cli_refuses_a_bad_calibration_folder_before_exporting(
+    checkpoint, calibration_folder, tmp_path, capsys
+):
     out = tmp_path / "model.onnx"
     for extra, message in (
         ([], "--quantize int8 needs --calib DIR"),
@@ -196,6 +198,13 @@ def test_cli_refuses_a_bad_calibration_folder_before_exporting(checkpoint, tmp_p
         assert not out.exists()  # refused before the export
     code, err = _cli(capsys, "--model", checkpoint, "--onnx", out, "--symmetric")
     assert code == 2 and "--symmetric needs --quantize int8" in err and not out.exists()
+    code, err = _cli(capsys, "--model", checkpoint, "--onnx", out, "--heldout", tmp_path)
+    assert code == 2 and "--heldout needs --quantize int8" in err and not out.exists()
+    code, err = _cli(
+        capsys, "--model", checkpoint, "--onnx", out, "--quantize", "int8", "--calib",
+        calibration_folder, "--heldout", tmp_path,
+    )  # fmt: skip
+    assert code == 2 and "no annotations.json" in err and not out.exists()
 
 
 def test_uint8_activations_are_named_as_unfit_for_tensorrt(int8_onnx):
@@ -322,4 +331,3 @@ def test_export_with_heldout_records_the_check_it_measured_on_each_runtime(
     assert summary["accuracy_check"]["persons"] == 14 and summary["accuracy_check"]["passes"] is False
     with pytest.raises(PrecisionError, match="14 persons"):
         Predictor(tmp_path / "model.int8.onnx", backend="auto", input_size=SIZE)
-
