@@ -1,7 +1,8 @@
 """Runtimes and precisions side by side on one camera frame, at a square and a camera-shaped input.
 
 Rows: torch eager, ONNX Runtime fp32 (the fixed 512x512 file and the dynamic height/width file)
-and INT8 (QDQ, `export.quantize`), OpenVINO fp32 / bf16 / INT8 (when openvino is installed; bf16
+and INT8 (QDQ, `export.quantize`; with --symmetric-int8 also the symmetric file TensorRT takes),
+OpenVINO fp32 / bf16 / INT8 (when openvino is installed; bf16
 where the CPU has it, also without the polyphase upsampling rewrite of `runtime.openvino_upsampling`
 to show what it saves), each at 512x512 (the 640x480 frame letterboxed) and at 512x384 (fitted to
 the frame's 4:3 aspect). Per row: median stage times from the Predictor (pre-process, forward,
@@ -96,6 +97,10 @@ def make_predictors(model: torch.nn.Module, args: argparse.Namespace) -> dict[tu
     int8 = dynamic.with_name(dynamic.stem + f".int8-{args.calib_images}.onnx")
     if not int8.is_file():
         quantize_onnx(dynamic, int8, QuantizeOptions(args.calib, max_images=args.calib_images))
+    symmetric = dynamic.with_name(dynamic.stem + f".int8-symmetric-{args.calib_images}.onnx")
+    if args.symmetric_int8 and not symmetric.is_file():
+        options = QuantizeOptions(args.calib, max_images=args.calib_images, symmetric=True)
+        quantize_onnx(dynamic, symmetric, options)
     print(f"onnx fp32 {fixed}, {dynamic}; int8 {int8} ({time.perf_counter() - start:.0f} s)", flush=True)
 
     ort = {"backend": "onnxruntime", "num_threads": args.threads}
@@ -104,6 +109,8 @@ def make_predictors(model: torch.nn.Module, args: argparse.Namespace) -> dict[tu
         rows["torch fp32"] = (model, {"backend": "torch"})
     rows["onnxruntime fp32"] = (dynamic, {**ort, "precision": "fp32"})
     rows["onnxruntime int8"] = (int8, {**ort, "precision": "int8"})
+    if args.symmetric_int8:
+        rows["onnxruntime int8 symmetric"] = (symmetric, {**ort, "precision": "int8"})
     from centerpose_core.errors import MissingDependencyError
 
     try:
@@ -121,6 +128,8 @@ def make_predictors(model: torch.nn.Module, args: argparse.Namespace) -> dict[tu
             rows["openvino bf16"] = (dynamic, {**ov, "precision": "bf16"})
             rows[UNREWRITTEN] = (dynamic, {**ov, "precision": "bf16"})
         rows["openvino int8"] = (int8, {**ov, "precision": "int8"})
+        if args.symmetric_int8:
+            rows["openvino int8 symmetric"] = (symmetric, {**ov, "precision": "int8"})
     predictors: dict[tuple[str, str], Predictor] = {}
     for width, height in SHAPES:
         label = f"{width}x{height}"
@@ -167,6 +176,11 @@ def main(argv: list[str] | None = None) -> int:
         "--cache-dir", default=None, help="ONNX export cache (default ~/.cache/centerpose/onnx)"
     )
     parser.add_argument("--skip-torch", action="store_true")
+    parser.add_argument(
+        "--symmetric-int8",
+        action="store_true",
+        help="also rows for the symmetric INT8 file (export --symmetric, TensorRT's Q/DQ form)",
+    )
     parser.add_argument(
         "--skip-dcn-share", action="store_true", help="no per-layer profiling pass (the DCN %% column)"
     )

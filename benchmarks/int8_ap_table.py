@@ -2,15 +2,17 @@
 
 One fp32 ONNX file exported from a checkpoint at a fixed square input; INT8 Q/DQ copies made by
   * ONNX Runtime `quantize_static` through `centerpose_core.export.quantize` (per-channel weights,
-    deformable convs and the heads' last convs fp32): minmax, percentile (99.999 and 99.99, and
-    99.999 with symmetric int8 activations, the form TensorRT takes) and entropy (2048 histogram
+    deformable convs and the heads' last convs fp32): minmax, percentile (99.999 and 99.99), with
+    symmetric int8 activations on convolution inputs only (the form TensorRT takes: percentile
+    99.999, also scored on OpenVINO, and minmax) and entropy (2048 histogram
     bins: `export.quantize` passes them; ONNX Runtime's default of 128 made entropy equal minmax);
   * NNCF post-training quantization (`benchmarks/quant_nncf.py`, mixed and symmetric presets, the
     same nodes kept fp32), when NNCF is importable (/work/peerlibs/nncf);
-each scored with `benchmarks/int8_check.py`'s measures on a held-out COCO-format set: keypoint AP
-of fp32 and INT8 on the same runtime, the paired bootstrap 95 % interval of AP fp32 - AP INT8, and
-the median over fp32's persons scoring >= 0.3 of the largest keypoint distance to the closest INT8
-person (network-input pixels). Targets: >= 500 persons, drop <= 1 AP, median <= 1 px.
+each scored with `train.int8_accuracy`'s measures (what `export --heldout` records) on a held-out
+COCO-format set: keypoint AP of fp32 and INT8 on the same runtime, the paired bootstrap 95 %
+interval of AP fp32 - AP INT8, and the median over fp32's persons scoring >= 0.3 of the largest
+keypoint distance to the closest INT8 person (network-input pixels). Targets: >= 500 persons, drop
+<= 1 AP, median <= 1 px.
 
     .venv/bin/python benchmarks/int8_ap_table.py --model runs/mask_ap/no_masks/model_last.pth \
         --heldout runs/mask_ap/heldout128 --calib runs/mask_ap/train128/images --size 128
@@ -63,11 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="configuration labels to run (default all)")
     args = parser.parse_args(argv)
 
-    from int8_check import _run, displacement
-
     from centerpose_core.data.dataset import load_coco
     from centerpose_core.runtime import Predictor
     from centerpose_core.train.evaluate import coco_keypoint_stats
+    from centerpose_core.train.int8_accuracy import displacement
+    from centerpose_core.train.int8_accuracy import run_heldout as _run
     from centerpose_core.train.paired_bootstrap import paired_ap_bootstrap
 
     out = args.out_dir
@@ -91,6 +93,14 @@ def main(argv: list[str] | None = None) -> int:
             "onnxruntime",
             lambda o: ort_quantize(fp32, o, c, n, "percentile", symmetric=True),
         ),
+        "ort percentile 99.999 symmetric, openvino": (
+            "openvino",
+            lambda o: ort_quantize(fp32, o, c, n, "percentile", symmetric=True),
+        ),
+        "ort minmax symmetric": (
+            "onnxruntime",
+            lambda o: ort_quantize(fp32, o, c, n, "minmax", symmetric=True),
+        ),
         "ort entropy": ("onnxruntime", lambda o: ort_quantize(fp32, o, c, n, "entropy")),
         "nncf mixed": ("openvino", lambda o: nncf_file(fp32, o, c, n, args.size, "mixed")),
         "nncf symmetric": ("openvino", lambda o: nncf_file(fp32, o, c, n, args.size, "symmetric")),
@@ -106,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     reference: dict[str, tuple] = {}
     rows = []
     for label, (backend, make) in configs.items():
-        path = out / f"{label.replace(' ', '_')}.onnx"
+        path = out / f"{label.replace(' ', '_').replace(',', '')}.onnx"
         start = time.perf_counter()
         try:
             if not path.is_file():

@@ -3,15 +3,16 @@
 `backend="auto"` / `precision="auto"` run an INT8 (Q/DQ) file only when it carries a check that
 passes (`AccuracyCheck.passes`): keypoint AP at most `MAX_AP_DROP` below fp32 on at least
 `MIN_PERSONS` held-out persons, and a median keypoint displacement from fp32 of at most
-`MAX_DISPLACEMENT_PX` network-input pixels. `benchmarks/int8_check.py --record` measures and
-writes it; the check lives in the ONNX metadata (`centerpose.accuracy_check`, JSON), so it travels
-with the file and changes nothing a runtime reads.
+`MAX_DISPLACEMENT_PX` network-input pixels, on every runtime it names. `centerpose export
+--quantize int8 --heldout DIR` (or `benchmarks/int8_check.py --record`) measures and writes it
+(`train.int8_accuracy`); the check lives in the ONNX metadata (`centerpose.accuracy_check`, JSON),
+so it travels with the file and changes nothing a runtime reads.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 ACCURACY_CHECK_KEY = "accuracy_check"
@@ -36,7 +37,15 @@ class AccuracyCheck:
     ap_int8: float
     ap_drop_interval: tuple[float, float]
     displacement_px: float
-    runtime: str = ""
+    runtime: str = ""  # the runtimes measured, comma-separated ("onnxruntime, openvino")
+    # runtime -> its own ap_fp32, ap_int8, ap_drop_interval, displacement_px; the fields above are
+    # the worst runtime's, so the check passes only where each named runtime passes
+    per_runtime: dict = field(default_factory=dict)
+
+    @property
+    def runtimes(self) -> tuple[str, ...]:
+        """The runtimes the check was measured on (empty for a record that does not say)."""
+        return tuple(name.strip() for name in self.runtime.split(",") if name.strip())
 
     @property
     def ap_drop(self) -> float:
@@ -67,7 +76,7 @@ class AccuracyCheck:
         except json.JSONDecodeError as exc:
             raise ValueError(f"accuracy check is not JSON: {exc}") from None
         names = {f.name for f in fields(cls)}
-        required = {f.name for f in fields(cls) if f.name != "runtime"}
+        required = {f.name for f in fields(cls) if f.name not in ("runtime", "per_runtime")}
         if not isinstance(data, dict) or not required <= set(data) or not set(data) <= names:
             got = sorted(data) if isinstance(data, dict) else type(data).__name__
             raise ValueError(f"accuracy check needs fields {sorted(required)}, got {got}")

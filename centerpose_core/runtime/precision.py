@@ -173,10 +173,24 @@ def runnable(
     return f"unknown backend {backend}"
 
 
+# CPU runtimes an accuracy check can be measured on: `auto` runs an INT8 file on one of them only when
+# the file's check names it (a record that names no runtime predates the field and is taken as is).
+# TensorRT needs a GPU to measure; its row relies on the CPU runtimes' check of the same file.
+CHECKED_RUNTIMES = ("onnxruntime", "openvino")
+
+
+def _measured_on(backend: str, check: AccuracyCheck | None) -> bool:
+    if check is None or backend not in CHECKED_RUNTIMES or not check.runtimes:
+        return True
+    return backend in check.runtimes
+
+
 def _rule_applies(rule: Rule, machine: Machine, model: ModelFile) -> bool:
     if _device_mismatch(rule, machine) or rule.int8_file != model.int8:
         return False
     if rule.int8_file and not model.checked_int8:
+        return False
+    if rule.int8_file and not _measured_on(rule.backend, model.accuracy_check):
         return False
     if rule.backend == "tensorrt" and rule.precision == "fp32" and machine.cuda_capability >= FP16_CAPABILITY:
         return False
@@ -202,7 +216,8 @@ def _unchecked_int8(model: ModelFile) -> PrecisionError:
     )
     return PrecisionError(
         f"this INT8 (Q/DQ) file {why}; precision 'auto' runs INT8 only with a passing check "
-        "(benchmarks/int8_check.py --record writes one); ask for precision 'int8' to run it anyway"
+        "(centerpose export --quantize int8 --heldout DIR records one); ask for precision 'int8' to run it "
+        "anyway"
     )
 
 

@@ -38,6 +38,16 @@ def test_row_tensorrt_int8_for_a_checked_symmetric_file_on_a_gpu_with_int8():
     assert auto(Machine(ALL, cuda_capability=(8, 7)), CHECKED_INT8) == ("tensorrt", "int8")
 
 
+def test_auto_runs_a_checked_int8_file_only_on_a_cpu_runtime_its_check_names():
+    """A check measured on ONNX Runtime alone says nothing about OpenVINO's kernels: `auto` then
+    takes the ONNX Runtime INT8 row; a check naming both runtimes lets OpenVINO (faster) run it."""
+    ort_only = AccuracyCheck("a" * 64, "heldout", 600, 0.48, 0.475, (-0.002, 0.012), 0.6, "onnxruntime")
+    both = AccuracyCheck("a" * 64, "heldout", 600, 0.48, 0.475, (-0.002, 0.012), 0.6, "onnxruntime, openvino")
+    cpu = Machine(ALL, SKYLAKE_CLIENT)
+    assert auto(cpu, ModelFile(ONNX, int8=True, accuracy_check=ort_only)) == ("onnxruntime", "int8")
+    assert auto(cpu, ModelFile(ONNX, int8=True, accuracy_check=both)) == ("openvino", "int8")
+    assert both.runtimes == ("onnxruntime", "openvino") and GOOD.runtimes == ()
+
 def test_row_tensorrt_fp16_for_a_float_model_on_a_gpu():
     assert auto(Machine(ALL, cuda_capability=(8, 7)), FLOAT_ONNX) == ("tensorrt", "fp16")
     assert auto(Machine(ALL, cuda_capability=(5, 3)), ModelFile(CHECKPOINT)) == ("tensorrt", "fp16")

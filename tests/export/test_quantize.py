@@ -182,7 +182,9 @@ def _cli(capsys, *args) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
-def test_cli_refuses_a_bad_calibration_folder_before_exporting(checkpoint, tmp_path, capsys):
+def test_cli_refuses_a_bad_calibration_folder_before_exporting(
+    checkpoint, calibration_folder, tmp_path, capsys
+):
     out = tmp_path / "model.onnx"
     for extra, message in (
         ([], "--quantize int8 needs --calib DIR"),
@@ -196,6 +198,13 @@ def test_cli_refuses_a_bad_calibration_folder_before_exporting(checkpoint, tmp_p
         assert not out.exists()  # refused before the export
     code, err = _cli(capsys, "--model", checkpoint, "--onnx", out, "--symmetric")
     assert code == 2 and "--symmetric needs --quantize int8" in err and not out.exists()
+    code, err = _cli(capsys, "--model", checkpoint, "--onnx", out, "--heldout", tmp_path)
+    assert code == 2 and "--heldout needs --quantize int8" in err and not out.exists()
+    code, err = _cli(
+        capsys, "--model", checkpoint, "--onnx", out, "--quantize", "int8", "--calib",
+        calibration_folder, "--heldout", tmp_path,
+    )  # fmt: skip
+    assert code == 2 and "no annotations.json" in err and not out.exists()
 
 
 def test_uint8_activations_are_named_as_unfit_for_tensorrt(int8_onnx):
@@ -223,6 +232,17 @@ def test_cli_writes_the_fp32_and_a_symmetric_int8_file(
     ]
     assert zero_points and all(z.dtype == np.int8 and not z.any() for z in zero_points)
     assert qdq_problems(model) == []
+    # TensorRT's placement: Q/DQ only on tensors a convolution reads (weights and activations);
+    # no convolution output is requantized (ORT's all-op placement rounds each one).
+    consumers, producers = {}, {out: node.op_type for node in model.graph.node for out in node.output}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node.op_type)
+    dequantized = [n.output[0] for n in model.graph.node if n.op_type == "DequantizeLinear"]
+    assert dequantized and all("Conv" in consumers[name] for name in dequantized)
+    quantizers = [n for n in model.graph.node if n.op_type == "QuantizeLinear"]
+    quantized_from = [producers.get(n.input[0], "input") for n in quantizers]
+    assert quantized_from and "Conv" not in quantized_from, quantized_from
     assert json.loads(read_metadata(summary["int8_onnx"])["quantization"])["activations"] == "int8 symmetric"
     image = real_image(calibration_folder)
     reference = Predictor(pose_model, input_size=64, fit_aspect=True)
@@ -262,3 +282,52 @@ def test_auto_runs_an_int8_file_only_with_a_passing_recorded_check(int8_onnx, tm
     # everything else in the file is untouched
     original = onnx.load(str(int8_onnx))
     assert [n.name for n in onnx.load(str(copy)).graph.node] == [n.name for n in original.graph.node]
+
+
+@pytest.fixture
+def heldout(shared_data, tmp_path):
+    """The 4 COCO samples with their 14 annotated persons, as the DIR layout `--heldout` reads."""
+    import shutil
+
+    folder, source = tmp_path / "heldout", shared_data / "coco_mini"
+    shutil.copytree(source / "images", folder / "images")
+    shutil.copy(source / "annotations" / "person_keypoints_mini.json", folder / "annotations.json")
+    return folder
+
+
+def test_export_with_heldout_records_the_check_it_measured_on_each_runtime(
+    checkpoint, calibration_folder, heldout, tmp_path, capsys
+):
+    """`export --quantize int8 --heldout DIR` measures and records the check itself: it names both
+    CPU runtimes, counts the held-out set's persons, fingerprints exactly the calibration images the
+    file was made from; 14 persons (< 500) fail it, so 'auto' refuses the file naming that reason."""
+    import hashlib
+
+    pytest.importorskip("openvino")
+    from centerpose_core.export.accuracy_check import read_accuracy_check
+    from centerpose_core.runtime.precision import PrecisionError
+
+    out = tmp_path / "model.onnx"
+    code, err = _cli(
+        capsys, "--model", checkpoint, "--onnx", out, "--size", SIZE, "--quantize", "int8",
+        "--calib", calibration_folder, "--calib-images", 2, "--heldout", heldout, "--check-rounds", 5,
+        "--json", tmp_path / "s.json",
+    )  # fmt: skip
+    assert code == 0, err
+    check = read_accuracy_check(tmp_path / "model.int8.onnx")
+    assert check.runtimes == ("onnxruntime", "openvino") and set(check.per_runtime) == set(check.runtimes)
+    annotations = json.loads((heldout / "annotations.json").read_text())["annotations"]
+    assert check.persons == sum(1 for a in annotations if not a.get("iscrowd")) == 14
+    digest = hashlib.sha256()
+    for path in sorted(calibration_folder.glob("*.png"))[:2]:  # the first two by name
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    assert check.calibration_sha256 == digest.hexdigest()
+    worst = max(r["ap_fp32"] - r["ap_int8"] for r in check.per_runtime.values())
+    assert check.ap_drop == pytest.approx(worst)
+    assert check.displacement_px == max(r["displacement_px"] for r in check.per_runtime.values())
+    low, high = check.ap_drop_interval
+    assert 0.0 <= check.ap_int8 <= 1.0 and low <= high and check.displacement_px >= 0.0
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["accuracy_check"]["persons"] == 14 and summary["accuracy_check"]["passes"] is False
+    with pytest.raises(PrecisionError, match="14 persons"):
+        Predictor(tmp_path / "model.int8.onnx", backend="auto", input_size=SIZE)

@@ -36,6 +36,7 @@ _PUBLIC = {
     "versions": ("UnsupportedTensorRTError", "dcn_form_for", "has_int8_calibrator", "parse_version"),
     "compat": ("CompatReport", "check_tensorrt_compat"),
     "calibrator": ("list_calibration_images",),
+    "qdq": ("is_qdq", "qdq_problems"),
 }
 _MODULE_OF = {name: module for module, names in _PUBLIC.items() for name in names}
 

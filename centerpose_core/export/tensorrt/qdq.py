@@ -51,4 +51,32 @@ def qdq_problems(model: onnx.ModelProto | str | Path) -> list[str]:
             problems.add(f"{name} quantization (TensorRT takes INT8 only)")
         elif numpy_helper.to_array(zero_point).any():
             problems.add("asymmetric quantization (non-zero zero points; TensorRT needs symmetric)")
+    problems.update(_weight_axis_problems(model, constants))
     return sorted(problems)
+
+
+# The weight input's output-channel axis, the only per-channel axis TensorRT takes for each op
+# ("Q/DQ Layer-Placement" rules of the TensorRT developer guide: K for convolution weights,
+# which ConvTranspose stores second).
+_OUTPUT_CHANNEL_AXIS = {"Conv": 0, "ConvTranspose": 1}
+
+
+def _weight_axis_problems(model: onnx.ModelProto, constants: dict) -> set[str]:
+    """Per-channel weight scales along another axis than the output channels."""
+    producers = {out: node for node in model.graph.node for out in node.output}
+    problems = set()
+    for node in model.graph.node:
+        axis_needed = _OUTPUT_CHANNEL_AXIS.get(node.op_type)
+        dequantize = producers.get(node.input[1]) if axis_needed is not None and len(node.input) > 1 else None
+        if dequantize is None or dequantize.op_type != "DequantizeLinear":
+            continue
+        scale = constants.get(dequantize.input[1])
+        if scale is None or numpy_helper.to_array(scale).size <= 1:
+            continue  # per-tensor
+        axis = next((a.i for a in dequantize.attribute if a.name == "axis"), 1)  # ONNX's default: 1
+        if axis != axis_needed:
+            problems.add(
+                f"{node.op_type} weights quantized per channel along axis {axis} "
+                f"(TensorRT takes the output-channel axis {axis_needed} only)"
+            )
+    return problems
