@@ -96,7 +96,7 @@ def main() -> int:
 
     rows: dict[str, tuple[object, dict]] = {
         "onnxruntime fp32": (fp32, {"backend": "onnxruntime"}),
-        "onnxruntime int8": (int8, {"backend": "onnxruntime"}),
+        "onnxruntime int8": (int8, {"backend": "onnxruntime", "precision": "int8"}),
     }
     try:
         from centerpose_core.runtime.openvino_backend import cpu_precisions
@@ -108,7 +108,7 @@ def main() -> int:
         rows["openvino fp32"] = (fp32, {"backend": "openvino", "precision": "fp32"})
         if "bf16" in precisions:
             rows["openvino bf16"] = (fp32, {"backend": "openvino", "precision": "bf16"})
-        rows["openvino int8"] = (int8, {"backend": "openvino", "precision": "fp32"})
+        rows["openvino int8"] = (int8, {"backend": "openvino", "precision": "int8"})
     try:
         import tensorrt  # noqa: F401
 

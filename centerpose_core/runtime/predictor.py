@@ -26,7 +26,14 @@ from centerpose_core.devices import AUTO_DEVICE
 from centerpose_core.flip import fill_mirrored_half, merge_flip
 from centerpose_core.image_io import as_bgr
 from centerpose_core.input_shape import InputShape, InputSize
-from centerpose_core.masks import has_mask_maps, map_region, mask_patches, mask_probabilities, with_masks
+from centerpose_core.masks import (
+    boxed_mask_patches,
+    has_mask_maps,
+    map_region,
+    mask_patches,
+    mask_probabilities,
+    with_masks,
+)
 from centerpose_core.model_formats import ONNX, TENSORRT_ENGINE, model_format, native_backend
 from centerpose_core.runtime.backends import Backend, make_backend
 from centerpose_core.runtime.postprocess import to_persons
@@ -78,6 +85,9 @@ class Predictor:
         top_k: number of person candidates decoded per image (CenterNet's K=100).
         mask_threshold: probability above which a pixel belongs to a person's mask (models with
             the mask branch; with the flip test masks come from the unflipped pass).
+        masks_in_box: cut each person's mask to its own box (default), computing it only there;
+            False: the seed's rule, the whole map (masks may reach far outside the person; see
+            `masks.boxed_mask_patches` for why the cut is the default).
         backend_options: the backend's own options (e.g. `num_threads` for onnxruntime,
             `workspace_gib` for tensorrt); an option the backend does not take is a TypeError that
             names it and the valid ones.
@@ -97,6 +107,7 @@ class Predictor:
         flip_test: bool = False,
         top_k: int = DEFAULT_TOP_K,
         mask_threshold: float = DEFAULT_MASK_THRESHOLD,
+        masks_in_box: bool = True,
         **backend_options,
     ) -> None:
         self.input_shape = InputShape.of(input_size, fit_aspect)
@@ -107,6 +118,7 @@ class Predictor:
         self.flip_test = flip_test
         self.top_k = top_k
         self.mask_threshold = mask_threshold
+        self.masks_in_box = masks_in_box
         self.backend: Backend = make_backend(
             model,
             backend=backend,
@@ -131,6 +143,7 @@ class Predictor:
         flip_test: bool = False,
         top_k: int = DEFAULT_TOP_K,
         mask_threshold: float = DEFAULT_MASK_THRESHOLD,
+        masks_in_box: bool = True,
         **backend_options,
     ) -> Predictor:
         """A Predictor for a model file, with defaults read from the file.
@@ -157,6 +170,7 @@ class Predictor:
             flip_test=flip_test,
             top_k=top_k,
             mask_threshold=mask_threshold,
+            masks_in_box=masks_in_box,
             **backend_options,
         )
 
@@ -263,6 +277,9 @@ class Predictor:
         images: Sequence[np.ndarray],
     ) -> list[list[Person]]:
         """The kept persons (a prefix of the sorted candidates) with their masks in source pixels."""
+        if self.masks_in_box:
+            boxed = self._boxed_patches(persons, maps, inds, metas, images)
+            return [with_masks(*entry, image.shape[:2]) for *entry, image in zip(persons, boxed, images)]
         map_hw = tuple(maps["seg_feat"].shape[-2:])
         to_image = [meta.output_to_image() for meta in metas]
         regions = [map_region(matrix, image.shape[:2], map_hw) for matrix, image in zip(to_image, images)]
@@ -278,6 +295,29 @@ class Predictor:
             )
             out.append(with_masks(found, patches, image_hw))
         return out
+
+    def _boxed_patches(
+        self,
+        persons: list[list[Person]],
+        maps: dict[str, torch.Tensor],
+        inds: torch.Tensor,
+        metas: list[WarpMeta],
+        images: Sequence[np.ndarray],
+    ) -> list[list]:
+        """Per image, its persons' masks cut to their boxes (`masks.boxed_mask_patches`)."""
+        with _single_cpu_thread(self.backend.device):
+            return [
+                boxed_mask_patches(
+                    maps["seg_feat"][i],
+                    maps["seg"][i],
+                    inds[i, : len(found)],
+                    [person.bbox for person in found],
+                    meta.output_to_image(),
+                    image.shape[:2],
+                    self.mask_threshold,
+                )
+                for i, (found, meta, image) in enumerate(zip(persons, metas, images))
+            ]
 
     def head_maps(self, images_bgr: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:
         """The activated head maps that decode reads for these images (flip-merged when flip

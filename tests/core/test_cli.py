@@ -195,3 +195,33 @@ def test_predict_json_of_a_mask_model_has_rle_segmentations(tmp_path):
         assert isinstance(rle["counts"], str) and rle["size"] == [60, 80]
         assert mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode()}).shape == (60, 80)
     assert (tmp_path / "drawn" / "img_pose.jpg").is_file()
+
+
+def test_masks_whole_map_flag_gives_masks_outside_the_boxes(tmp_path):
+    """Default: masks cut to each person's box; --masks-whole-map: the seed's whole-map rule (random
+    weights' masks cover most of the image, far beyond their boxes)."""
+    from pycocotools import mask as mask_utils
+
+    from centerpose_core.masks import box_pixels
+    from centerpose_core.model.random_weights import save_random_checkpoint
+
+    checkpoint = save_random_checkpoint(tmp_path / "masks.pth", masks=True)
+    cv2.imwrite(str(tmp_path / "img.png"), np.random.default_rng(0).integers(0, 255, (96, 160, 3), np.uint8))
+    outside = {}
+    for flags in ((), ("--masks-whole-map",)):
+        out = tmp_path / f"out{len(flags)}.json"
+        result = _run(
+            "predict", "--model", str(checkpoint), "--backend", "torch", "--input-size", "128",
+            "--threshold", "0", "--max-persons", "20", *flags, "--json", str(out), str(tmp_path / "img.png"),
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        outside[flags] = 0
+        for person in json.loads(out.read_text())[0]["persons"]:
+            rle = person["segmentation"]
+            mask = mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode()}).astype(bool)
+            pixels = box_pixels(person["bbox"], mask.shape)
+            if pixels is not None:
+                x0, y0, x1, y1 = pixels
+                mask[y0:y1, x0:x1] = False
+            outside[flags] += int(mask.sum())
+    assert outside[()] == 0 and outside[("--masks-whole-map",)] > 1000

@@ -187,3 +187,129 @@ def test_drawing_blends_the_mask_pixels_only_with_or_without_a_box():
     for box in (None, (10, 4, 21, 13)):
         drawn = draw_masks(canvas.copy(), [replace(blank, mask=mask, mask_box=box)])
         np.testing.assert_array_equal(drawn, expected)
+
+
+# --- Masks cut to each person's box (`masks_in_box`, the Predictor's default) -----------------
+
+
+def test_box_pixels_by_hand():
+    from centerpose_core.masks import box_pixels
+
+    assert box_pixels((1.2, 3.0, 5.5, 7.9), (10, 10)) == (1, 3, 6, 8)  # every pixel the box touches
+    assert box_pixels((5.5, 7.9, 1.2, 3.0), (10, 10)) == (1, 3, 6, 8)  # an inverted box: its corners
+    assert box_pixels((-4.0, 8.5, 30.0, 12.0), (10, 20)) == (0, 8, 20, 10)  # clipped to the image
+    assert box_pixels((21.0, 2.0, 25.0, 6.0), (10, 20)) is None  # off the image
+    assert box_pixels((3.0, 3.0, 3.0, 6.0), (10, 20)) is None  # no width
+
+
+def test_box_map_region_covers_every_map_pixel_the_box_reads():
+    """Map pixels outside `pixels_map_region` never reach the box's pixels (as for `map_region`)."""
+    from centerpose_core.masks import pixels_map_region
+
+    rng = np.random.default_rng(8)
+    for to_image, image_hw, map_hw, _ in _cases():
+        for _ in range(5):
+            x0, x1 = sorted(rng.integers(0, image_hw[1], 2))
+            y0, y1 = sorted(rng.integers(0, image_hw[0], 2))
+            pixels = (int(x0), int(y0), int(x1) + 1, int(y1) + 1)
+            r0, r1, c0, c1 = pixels_map_region(to_image, pixels, map_hw)
+            prob = rng.uniform(0, 1, map_hw).astype(np.float32)
+            ones, zeros = np.ones_like(prob), np.zeros_like(prob)
+            ones[r0:r1, c0:c1] = zeros[r0:r1, c0:c1] = prob[r0:r1, c0:c1]
+            inside = _inside(pixels, image_hw)
+            np.testing.assert_array_equal(
+                _reference(ones, to_image, image_hw)[inside], _reference(zeros, to_image, image_hw)[inside]
+            )
+
+
+def _ellipse_heads(rng: np.random.Generator, map_hw: tuple[int, int], centers: np.ndarray):
+    """seg_feat / seg whose dynamic convolution gives person n the logits of one ellipse: its
+    kernel is 1 at the centre tap of feature n, so its logits are feature n itself."""
+    import torch
+
+    probs = _blobs(rng, map_hw, centers)
+    logits = np.log(probs / (1 - probs)).astype(np.float32)
+    seg_feat = np.zeros((48, *map_hw), np.float32)
+    seg_feat[: len(centers)] = logits
+    seg = np.zeros((432, *map_hw), np.float32)
+    inds = []
+    for n, (cu, cv) in enumerate(centers):
+        row, col = min(int(cv), map_hw[0] - 1), min(int(cu), map_hw[1] - 1)
+        seg[n * 9 + 4, row, col] = 1.0  # channel n, kernel row 1, column 1
+        inds.append(row * map_hw[1] + col)
+    return torch.from_numpy(seg_feat), torch.from_numpy(seg), torch.tensor(inds), probs
+
+
+def _boxes(rng: np.random.Generator, image_hw: tuple[int, int], count: int, small: bool) -> list[tuple]:
+    """Random boxes in source pixels: large ones (up to 1.4 image sides, sticking out) or small ones
+    (at most a fifth of the image); every third inverted, the last one off the image."""
+    height, width = image_hw
+    boxes = []
+    for n in range(count):
+        if small:
+            x0, y0 = rng.uniform(-0.1 * width, width), rng.uniform(-0.1 * height, height)
+            x1, y1 = x0 + rng.uniform(1, 0.2 * width), y0 + rng.uniform(1, 0.2 * height)
+        else:
+            x0, x1 = sorted(rng.uniform(-0.2 * width, 1.2 * width, 2))
+            y0, y1 = sorted(rng.uniform(-0.2 * height, 1.2 * height, 2))
+        boxes.append((x1, y1, x0, y0) if n % 3 == 0 else (x0, y0, x1, y1))
+    boxes[-1] = (width + 5.0, 0.0, width + 50.0, height)
+    return boxes
+
+
+@pytest.mark.parametrize("small", [False, True], ids=["whole-region", "windows"])
+def test_boxed_masks_are_the_whole_map_masks_cut_to_the_box(small):
+    """The box-cut rule equals the whole-map rule's mask AND the box's pixels, for boxes that cut
+    the mask, hold it whole, are inverted, stick out of the image or miss it. Small boxes take the
+    per-person windows (`window_logits`), large ones one convolution of the image's map region."""
+    import centerpose_core.masks as masks
+
+    rng = np.random.default_rng(11)
+    compared = cut = windowed = 0
+    for to_image, image_hw, map_hw, centers in _cases():
+        seg_feat, seg, inds, probs = _ellipse_heads(rng, map_hw, centers)
+        boxes = _boxes(rng, image_hw, len(centers), small)
+        if small:  # boxes around the persons' own masks, so that they cut them
+            for n, prob in enumerate(probs[:-1]):
+                landed = np.argwhere(_reference(prob, to_image, image_hw) > 0.5)
+                if len(landed):
+                    (y0, x0), (y1, x1) = landed.min(0), landed.max(0)
+                    boxes[n] = (x0 + 0.3 * (x1 - x0), y0 - 2.5, x1 + 3.2, y1 - 0.4 * (y1 - y0))
+        patches = masks.boxed_mask_patches(seg_feat, seg, inds, boxes, to_image, image_hw, 0.5)
+        for prob, box, patch in zip(probs, boxes, patches):
+            reference = _reference(prob, to_image, image_hw)
+            pixels = masks.box_pixels(box, image_hw)
+            truth = (reference > 0.5) & (_inside(pixels, image_hw) if pixels else False)
+            sure = np.abs(reference - 0.5) > _band(prob)
+            mask = full_mask(patch, image_hw)
+            np.testing.assert_array_equal(mask[sure], truth[sure])
+            if patch is not None:
+                assert pixels is not None and _inside(pixels, image_hw)[_inside(patch[0], image_hw)].all()
+            compared += int(truth[sure].sum())
+            cut += bool((reference > 0.5).sum() > truth.sum() > 0)
+        regions = [
+            masks.pixels_map_region(to_image, r, map_hw)
+            for r in map(masks.box_pixels, boxes, [image_hw] * 9)
+            if r
+        ]
+        r0, r1, c0, c1 = masks.map_region(to_image, image_hw, map_hw)
+        tallest, widest = max(b - a for a, b, _, _ in regions), max(d - c for _, _, c, d in regions)
+        windowed += len(regions) * tallest * widest < (r1 - r0) * (c1 - c0)
+    assert compared > 500 and cut >= 5, "fixture: non-empty masks, several cut by their box"
+    assert windowed >= 4 if small else windowed == 0, "fixture: the intended path"
+
+
+def test_window_logits_are_the_whole_map_logits_there():
+    """Windows at the map's corners and edges read the map's zero padding as the whole-map rule."""
+    import torch
+
+    from centerpose_core.masks import mask_logits, window_logits
+
+    gen = torch.Generator().manual_seed(4)
+    seg_feat, seg = torch.randn(48, 12, 10, generator=gen), torch.randn(432, 12, 10, generator=gen)
+    inds = torch.tensor([0, 57, 119, 64])
+    whole = mask_logits(seg_feat, seg, inds)
+    origins = torch.tensor([[0, 0], [7, 6], [3, 0], [0, 5]])
+    got = window_logits(seg_feat, seg, inds, origins, (5, 4))
+    for n, (row, col) in enumerate(origins.tolist()):
+        torch.testing.assert_close(got[n], whole[n, row : row + 5, col : col + 4])

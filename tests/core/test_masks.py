@@ -122,8 +122,40 @@ def test_flip_test_masks_come_from_the_unflipped_pass():
 
 
 @pytest.fixture(scope="module")
-def mask_predictor():
-    return Predictor(build_random_model(seed=0, masks=True), input_size=128)
+def mask_model():
+    return build_random_model(seed=0, masks=True)
+
+
+@pytest.fixture(scope="module")
+def mask_predictor(mask_model):
+    """The seed's whole-map rule: random weights' boxes mostly miss the image, cut masks would be empty."""
+    return Predictor(mask_model, input_size=128, masks_in_box=False)
+
+
+def test_default_masks_are_the_whole_map_masks_cut_to_each_box(mask_model, mask_predictor):
+    """`masks_in_box` (default): each mask is the whole-map rule's mask inside the person's box.
+    The two compute a pixel's probability over different map regions, so float rounding may flip
+    a pixel lying exactly at the threshold: a handful of pixels may differ, never more."""
+    from centerpose_core.masks import box_pixels
+
+    image = np.random.default_rng(0).integers(0, 255, (96, 160, 3), dtype=np.uint8)
+    boxed = Predictor(mask_model, input_size=128).predict(image, max_persons=20)
+    whole = mask_predictor.predict(image, max_persons=20)
+    assert [p.bbox.tolist() for p in boxed] == [p.bbox.tolist() for p in whole]
+    differing = kept = cut = 0
+    for cut_person, whole_person in zip(boxed, whole):
+        inside = np.zeros(image.shape[:2], bool)
+        pixels = box_pixels(whole_person.bbox, image.shape[:2])
+        if pixels is not None:
+            x0, y0, x1, y1 = pixels
+            inside[y0:y1, x0:x1] = True
+        expected = whole_person.mask & inside
+        differing += int((cut_person.mask != expected).sum())
+        kept += int(expected.sum())
+        cut += int(whole_person.mask.sum() > expected.sum() > 0)
+        assert not cut_person.mask[~inside].any()
+    assert kept > 1000 and cut >= 3, "fixture: several persons' masks cut by their boxes"
+    assert differing <= 0.002 * kept
 
 
 def test_predictor_gives_masks_for_kept_persons_only(mask_predictor):
