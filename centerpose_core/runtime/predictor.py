@@ -277,47 +277,15 @@ class Predictor:
         images: Sequence[np.ndarray],
     ) -> list[list[Person]]:
         """The kept persons (a prefix of the sorted candidates) with their masks in source pixels."""
-        if self.masks_in_box:
-            boxed = self._boxed_patches(persons, maps, inds, metas, images)
-            return [with_masks(*entry, image.shape[:2]) for *entry, image in zip(persons, boxed, images)]
-        map_hw = tuple(maps["seg_feat"].shape[-2:])
         to_image = [meta.output_to_image() for meta in metas]
-        regions = [map_region(matrix, image.shape[:2], map_hw) for matrix, image in zip(to_image, images)]
         with _single_cpu_thread(self.backend.device):
-            probabilities = mask_probabilities(maps, inds, [len(found) for found in persons], regions)
-        out = []
-        for found, probs, matrix, image, (r0, _, c0, _) in zip(
-            persons, probabilities, to_image, images, regions
-        ):
-            image_hw = image.shape[:2]
-            patches = mask_patches(
-                probs.cpu().numpy(), matrix, image_hw, self.mask_threshold, origin=(c0, r0)
-            )
-            out.append(with_masks(found, patches, image_hw))
-        return out
-
-    def _boxed_patches(
-        self,
-        persons: list[list[Person]],
-        maps: dict[str, torch.Tensor],
-        inds: torch.Tensor,
-        metas: list[WarpMeta],
-        images: Sequence[np.ndarray],
-    ) -> list[list]:
-        """Per image, its persons' masks cut to their boxes (`masks.boxed_mask_patches`)."""
-        with _single_cpu_thread(self.backend.device):
-            return [
-                boxed_mask_patches(
-                    maps["seg_feat"][i],
-                    maps["seg"][i],
-                    inds[i, : len(found)],
-                    [person.bbox for person in found],
-                    meta.output_to_image(),
-                    image.shape[:2],
-                    self.mask_threshold,
-                )
-                for i, (found, meta, image) in enumerate(zip(persons, metas, images))
-            ]
+            if self.masks_in_box:
+                patches = _boxed_patches(persons, maps, inds, to_image, images, self.mask_threshold)
+            else:
+                patches = _whole_map_patches(persons, maps, inds, to_image, images, self.mask_threshold)
+        return [
+            with_masks(found, mine, image.shape[:2]) for found, mine, image in zip(persons, patches, images)
+        ]
 
     def head_maps(self, images_bgr: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:
         """The activated head maps that decode reads for these images (flip-merged when flip
@@ -381,3 +349,45 @@ def _built_input_size(path: Path, fmt: str) -> InputSize | None:
         key, _ = read_engine(path)
         return key.input_size if key is not None else None
     return None
+
+
+def _boxed_patches(
+    persons: list[list[Person]],
+    maps: dict[str, torch.Tensor],
+    inds: torch.Tensor,
+    to_image: list[np.ndarray],
+    images: Sequence[np.ndarray],
+    threshold: float,
+) -> list[list]:
+    """Per image, its persons' masks cut to their boxes (`masks.boxed_mask_patches`)."""
+    return [
+        boxed_mask_patches(
+            maps["seg_feat"][i],
+            maps["seg"][i],
+            inds[i, : len(found)],
+            [person.bbox for person in found],
+            matrix,
+            image.shape[:2],
+            threshold,
+        )
+        for i, (found, matrix, image) in enumerate(zip(persons, to_image, images))
+    ]
+
+
+def _whole_map_patches(
+    persons: list[list[Person]],
+    maps: dict[str, torch.Tensor],
+    inds: torch.Tensor,
+    to_image: list[np.ndarray],
+    images: Sequence[np.ndarray],
+    threshold: float,
+) -> list[list]:
+    """Per image, its persons' masks by the seed's whole-map rule, convolved over the map region
+    the image reads (`masks.map_region`)."""
+    map_hw = tuple(maps["seg_feat"].shape[-2:])
+    regions = [map_region(matrix, image.shape[:2], map_hw) for matrix, image in zip(to_image, images)]
+    probabilities = mask_probabilities(maps, inds, [len(found) for found in persons], regions)
+    return [
+        mask_patches(probs.cpu().numpy(), matrix, image.shape[:2], threshold, origin=(c0, r0))
+        for probs, matrix, image, (r0, _, c0, _) in zip(probabilities, to_image, images, regions)
+    ]
