@@ -279,10 +279,9 @@ class Predictor:
         """The kept persons (a prefix of the sorted candidates) with their masks in source pixels."""
         to_image = [meta.output_to_image() for meta in metas]
         with _single_cpu_thread(self.backend.device):
-            if self.masks_in_box:
-                patches = _boxed_patches(persons, maps, inds, to_image, images, self.mask_threshold)
-            else:
-                patches = _whole_map_patches(persons, maps, inds, to_image, images, self.mask_threshold)
+            patches = _mask_patches(
+                persons, maps, inds, to_image, images, self.mask_threshold, self.masks_in_box
+            )
         return [
             with_masks(found, mine, image.shape[:2]) for found, mine, image in zip(persons, patches, images)
         ]
@@ -351,39 +350,30 @@ def _built_input_size(path: Path, fmt: str) -> InputSize | None:
     return None
 
 
-def _boxed_patches(
+def _mask_patches(
     persons: list[list[Person]],
     maps: dict[str, torch.Tensor],
     inds: torch.Tensor,
     to_image: list[np.ndarray],
     images: Sequence[np.ndarray],
     threshold: float,
+    in_box: bool,
 ) -> list[list]:
-    """Per image, its persons' masks cut to their boxes (`masks.boxed_mask_patches`)."""
-    return [
-        boxed_mask_patches(
-            maps["seg_feat"][i],
-            maps["seg"][i],
-            inds[i, : len(found)],
-            [person.bbox for person in found],
-            matrix,
-            image.shape[:2],
-            threshold,
-        )
-        for i, (found, matrix, image) in enumerate(zip(persons, to_image, images))
-    ]
-
-
-def _whole_map_patches(
-    persons: list[list[Person]],
-    maps: dict[str, torch.Tensor],
-    inds: torch.Tensor,
-    to_image: list[np.ndarray],
-    images: Sequence[np.ndarray],
-    threshold: float,
-) -> list[list]:
-    """Per image, its persons' masks by the seed's whole-map rule, convolved over the map region
-    the image reads (`masks.map_region`)."""
+    """Per image, its persons' `mask_patches`: cut to their boxes (`masks.boxed_mask_patches`), or
+    by the seed's whole-map rule, convolved over the map region the image reads (`masks.map_region`)."""
+    if in_box:
+        return [
+            boxed_mask_patches(
+                maps["seg_feat"][i],
+                maps["seg"][i],
+                inds[i, : len(found)],
+                [person.bbox for person in found],
+                matrix,
+                image.shape[:2],
+                threshold,
+            )
+            for i, (found, matrix, image) in enumerate(zip(persons, to_image, images))
+        ]
     map_hw = tuple(maps["seg_feat"].shape[-2:])
     regions = [map_region(matrix, image.shape[:2], map_hw) for matrix, image in zip(to_image, images)]
     probabilities = mask_probabilities(maps, inds, [len(found) for found in persons], regions)
