@@ -60,13 +60,12 @@ def mask_logits(
     if n == 0 or r1 <= r0 or c1 <= c0:
         return seg_feat.new_zeros((n, max(r1 - r0, 0), max(c1 - c0, 0)))
     kernels = seg.reshape(seg.shape[0], -1)[:, inds.long()]  # (432, N): channel, kernel row, column
-    # One more row / column of features each side of the region (where the map has them): its
-    # edge pixels then see their real neighbours, and the map's edges its zero padding.
+    if n <= _PRODUCT_MAX_PERSONS:
+        return _tap_sum_logits(_with_halo(seg_feat, (r0, r1, c0, c1)), kernels)
+    # One more row / column of features each side of the region where the map has them; conv2d's
+    # own padding supplies the zeros past the map's edges.
     pad = MASK_KERNEL // 2
     ra, rb, ca, cb = max(r0 - pad, 0), min(r1 + pad, height), max(c0 - pad, 0), min(c1 + pad, width)
-    if n <= _PRODUCT_MAX_PERSONS:
-        padding = (ca - c0 + pad, c1 + pad - cb, ra - r0 + pad, r1 + pad - rb)  # zeros past the map
-        return _tap_sum_logits(F.pad(seg_feat[:, ra:rb, ca:cb], padding), kernels)
     weights = kernels.t().reshape(n, MASK_FEATURES, MASK_KERNEL, MASK_KERNEL)
     part = F.conv2d(seg_feat[None, :, ra:rb, ca:cb], weights, padding=pad)[0]
     return part[:, r0 - ra : r1 - ra, c0 - ca : c1 - ca]
@@ -115,20 +114,24 @@ def window_logits(
     (N, rows, cols), equal to `mask_logits` over the whole map at those pixels (zeros past the map's
     edges, as its padding)."""
     n = int(inds.numel())
-    height, width = seg_feat.shape[-2:]
     rows, cols = size
     kernels = seg.reshape(seg.shape[0], -1)[:, inds.long()]  # (432, N)
-    pad = MASK_KERNEL // 2
-    pieces = []  # slices, not one gather: torch's advanced indexing costs ~10x more here
-    for row, col in origins.tolist():
-        ra, rb = max(row - pad, 0), min(row + rows + pad, height)  # one more row / column each side
-        ca, cb = max(col - pad, 0), min(col + cols + pad, width)
-        past_map = (ca - col + pad, col + cols + pad - cb, ra - row + pad, row + rows + pad - rb)  # zeros
-        pieces.append(F.pad(seg_feat[:, ra:rb, ca:cb], past_map))
+    # Slices, not one gather: torch's advanced indexing costs ~10x more here.
+    pieces = [_with_halo(seg_feat, (row, row + rows, col, col + cols)) for row, col in origins.tolist()]
     windows = torch.stack(pieces).reshape(n, MASK_FEATURES, -1)  # (N, 48, pixels)
     taps = kernels.reshape(MASK_FEATURES, MASK_KERNEL * MASK_KERNEL, n).permute(2, 1, 0)  # (N, 9, 48)
     per_tap = torch.bmm(taps, windows).transpose(0, 1)  # (9, N, pixels)
-    return _shifted_tap_sum(per_tap, rows, cols + 2 * pad)
+    return _shifted_tap_sum(per_tap, rows, cols + MASK_KERNEL - 1)
+
+
+def _with_halo(seg_feat: torch.Tensor, region: MapRegion) -> torch.Tensor:
+    """The features of `region` with one more row / column each side: the map's own where it has
+    them (so the region's edge pixels see their real neighbours), zeros past its edges (its padding)."""
+    height, width = seg_feat.shape[-2:]
+    r0, r1, c0, c1 = region
+    pad = MASK_KERNEL // 2
+    ra, rb, ca, cb = max(r0 - pad, 0), min(r1 + pad, height), max(c0 - pad, 0), min(c1 + pad, width)
+    return F.pad(seg_feat[:, ra:rb, ca:cb], (ca - c0 + pad, c1 + pad - cb, ra - r0 + pad, r1 + pad - rb))
 
 
 def map_region(to_image: np.ndarray, image_hw: tuple[int, int], map_hw: tuple[int, int]) -> MapRegion:
