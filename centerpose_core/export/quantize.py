@@ -143,6 +143,26 @@ def fp32_nodes(model: onnx.ModelProto) -> list[str]:
     return kept
 
 
+def concat_fed_convs(model: onnx.ModelProto) -> list[str]:
+    """Names of the convolutions that read a concatenation (DLA's tree roots), kept fp32 in the
+    symmetric file. OpenVINO 2026.4's CPU plugin runs a signed-int8 Q/DQ pair on a Concat (on its
+    output or on each of its inputs) feeding an INT8 convolution with the activation scale lost:
+    the convolution sees the activation rounded to whole units (measured: every other placement of
+    the symmetric file matches ONNX Runtime to 1e-4 relative, the root convolutions 0.27; unsigned
+    Q/DQ there is exact). TensorRT takes the fp32 root convolutions as they are."""
+    producers = {out: node for node in model.graph.node for out in node.output}
+    kept = []
+    for node in model.graph.node:
+        if node.op_type != "Conv":
+            continue
+        source = producers.get(node.input[0])
+        while source is not None and source.op_type == "Identity":
+            source = producers.get(source.input[0])
+        if source is not None and source.op_type == "Concat":
+            kept.append(node.name)
+    return kept
+
+
 def _name_unnamed_nodes(model: onnx.ModelProto) -> None:
     """Exclusion lists go by node name: give every node one."""
     taken = {node.name for node in model.graph.node if node.name}
@@ -188,6 +208,8 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, options: Quantize
         _name_unnamed_nodes(prepared_model)
         onnx.save(prepared_model, str(prepared))
         kept = fp32_nodes(prepared_model)
+        if options.symmetric:
+            kept += concat_fed_convs(prepared_model)
         quantize_qdq(prepared, Path(tmp) / "quantized.onnx", reader, options, kept)
         quantized = onnx.load(str(Path(tmp) / "quantized.onnx"))
     _copy_metadata(quantized, metadata, options, len(paths))
