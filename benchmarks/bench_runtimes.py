@@ -1,7 +1,8 @@
 """Runtimes and precisions side by side on one camera frame, at a square and a camera-shaped input.
 
 Rows: torch eager, ONNX Runtime fp32 (the fixed 512x512 file and the dynamic height/width file)
-and INT8 (QDQ, `export.quantize`; with --symmetric-int8 also the symmetric file TensorRT takes),
+and INT8 (QDQ, `export.quantize`: the uint8 file of `export --uint8`; with --symmetric-int8 also
+the symmetric file, the export default, which TensorRT takes too),
 OpenVINO fp32 / bf16 / INT8 (when openvino is installed; bf16
 where the CPU has it, also without the polyphase upsampling rewrite of `runtime.openvino_upsampling`
 to show what it saves), each at 512x512 (the 640x480 frame letterboxed) and at 512x384 (fitted to
@@ -96,7 +97,8 @@ def make_predictors(model: torch.nn.Module, args: argparse.Namespace) -> dict[tu
     )
     int8 = dynamic.with_name(dynamic.stem + f".int8-{args.calib_images}.onnx")
     if not int8.is_file():
-        quantize_onnx(dynamic, int8, QuantizeOptions(args.calib, max_images=args.calib_images))
+        options = QuantizeOptions(args.calib, max_images=args.calib_images, symmetric=False)
+        quantize_onnx(dynamic, int8, options)
     symmetric = dynamic.with_name(dynamic.stem + f".int8-symmetric-{args.calib_images}.onnx")
     if args.symmetric_int8 and not symmetric.is_file():
         options = QuantizeOptions(args.calib, max_images=args.calib_images, symmetric=True)

@@ -2,9 +2,10 @@
 
 One fp32 ONNX file exported from a checkpoint at a fixed square input; INT8 Q/DQ copies made by
   * ONNX Runtime `quantize_static` through `centerpose_core.export.quantize` (per-channel weights,
-    deformable convs and the heads' last convs fp32): minmax, percentile (99.999 and 99.99), with
-    symmetric int8 activations on convolution inputs only (the form TensorRT takes: percentile
-    99.999, also scored on OpenVINO, and minmax) and entropy (2048 histogram
+    deformable convs and the heads' last convs fp32): uint8 activations (labels without
+    "symmetric") with minmax, percentile (99.999 and 99.99) and entropy ranges, and symmetric int8
+    activations on convolution inputs only (the export default, the form TensorRT takes: percentile
+    99.999, also scored on OpenVINO, and minmax); entropy with 2048 histogram
     bins: `export.quantize` passes them; ONNX Runtime's default of 128 made entropy equal minmax);
   * NNCF post-training quantization (`benchmarks/quant_nncf.py`, mixed and symmetric presets, the
     same nodes kept fp32), when NNCF is importable (/work/peerlibs/nncf);
@@ -83,11 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
     c, n = args.calib, args.calib_images
     configs = {
-        "ort minmax": ("onnxruntime", lambda o: ort_quantize(fp32, o, c, n, "minmax")),
-        "ort percentile 99.999": ("onnxruntime", lambda o: ort_quantize(fp32, o, c, n, "percentile")),
+        "ort minmax": ("onnxruntime", lambda o: ort_quantize(fp32, o, c, n, "minmax", symmetric=False)),
+        "ort percentile 99.999": (
+            "onnxruntime",
+            lambda o: ort_quantize(fp32, o, c, n, "percentile", symmetric=False),
+        ),
         "ort percentile 99.99": (
             "onnxruntime",
-            lambda o: ort_quantize(fp32, o, c, n, "percentile", percentile=99.99),
+            lambda o: ort_quantize(fp32, o, c, n, "percentile", percentile=99.99, symmetric=False),
         ),
         "ort percentile 99.999 symmetric": (
             "onnxruntime",
@@ -101,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             "onnxruntime",
             lambda o: ort_quantize(fp32, o, c, n, "minmax", symmetric=True),
         ),
-        "ort entropy": ("onnxruntime", lambda o: ort_quantize(fp32, o, c, n, "entropy")),
+        "ort entropy": ("onnxruntime", lambda o: ort_quantize(fp32, o, c, n, "entropy", symmetric=False)),
         "nncf mixed": ("openvino", lambda o: nncf_file(fp32, o, c, n, args.size, "mixed")),
         "nncf symmetric": ("openvino", lambda o: nncf_file(fp32, o, c, n, args.size, "symmetric")),
     }

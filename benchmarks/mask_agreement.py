@@ -90,7 +90,9 @@ def main() -> int:
     fp32 = cached_onnx(model, ExportOptions(size=args.size, dcn="native", batch="1"), args.cache_dir)
     int8 = fp32.with_name(fp32.stem + ".int8.onnx")
     if not int8.is_file():
-        calib = QuantizeOptions(str(SHARED / "coco_mini" / "images"), max_images=args.calib_images)
+        calib = QuantizeOptions(
+            str(SHARED / "coco_mini" / "images"), max_images=args.calib_images, symmetric=False
+        )
         quantize_onnx(fp32, int8, calib)
     print(f"exported {fp32.name}, {int8.name} in {time.perf_counter() - start:.0f} s", flush=True)
 

@@ -172,11 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     # and the 99.9th percentile over --calib-images (minmax ranges widen with outlier images).
     calibrations = {
         f"minmax/{args.calib_images}": QuantizeOptions(
-            args.calib, max_images=args.calib_images, method="minmax"
+            args.calib, max_images=args.calib_images, method="minmax", symmetric=False
         ),
-        "minmax/8": QuantizeOptions(args.calib, max_images=8, method="minmax"),
+        "minmax/8": QuantizeOptions(args.calib, max_images=8, method="minmax", symmetric=False),
         f"p99.9/{args.calib_images}": QuantizeOptions(
-            args.calib, max_images=args.calib_images, method="percentile", percentile=99.9
+            args.calib, max_images=args.calib_images, method="percentile", percentile=99.9, symmetric=False
         ),
     }
     int8 = {}

@@ -76,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
                 quantize_onnx(
                     args.fp32,
                     out,
-                    QuantizeOptions(str(args.calib), max_images=args.calib_images, method="minmax"),
+                    QuantizeOptions(
+                        str(args.calib), max_images=args.calib_images, method="minmax", symmetric=False
+                    ),
                 ).path
             ),
         ),
@@ -86,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
                 quantize_onnx(
                     args.fp32,
                     out,
-                    QuantizeOptions(str(args.calib), max_images=args.calib_images, method="entropy"),
+                    QuantizeOptions(
+                        str(args.calib), max_images=args.calib_images, method="entropy", symmetric=False
+                    ),
                 ).path
             ),
         ),

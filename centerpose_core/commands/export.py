@@ -99,12 +99,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=QuantizeOptions.percentile,
         help="INT8, --calib-method percentile: share (%%) of each activation's values inside its range",
     )
-    parser.add_argument(
+    activations = parser.add_mutually_exclusive_group()
+    activations.add_argument(
         "--symmetric",
         action="store_true",
         help="INT8 (--quantize): signed activations with zero point 0 on convolution inputs only, the "
-        "Q/DQ form TensorRT takes (default: unsigned activations with fitted zero points, more accurate "
-        "on OpenVINO and faster on CPU runtimes)",
+        "Q/DQ form TensorRT takes and ONNX Runtime and OpenVINO run too (the default; the flag is kept "
+        "for existing command lines)",
+    )
+    activations.add_argument(
+        "--uint8",
+        action="store_true",
+        help="INT8 (--quantize): unsigned activations with fitted zero points on every quantized op "
+        "instead: a file for ONNX Runtime and OpenVINO only (TensorRT refuses it), measured faster on "
+        "both (1.5x ONNX Runtime, 1.2x OpenVINO at 512x512)",
     )
     parser.add_argument(
         "--calib-dir", "--calib", dest="calib_dir", default=None, help="INT8: folder of calibration images"
@@ -214,7 +222,12 @@ def _record_check(fp32: Path, int8: Path, args: argparse.Namespace, size: int) -
 def _quantize_options(args: argparse.Namespace):
     """The INT8 quantization asked for (None without --quantize), its calibration images checked."""
     if args.quantize is None:
-        int8_only = {"--int8-onnx": args.int8_onnx, "--symmetric": args.symmetric, "--heldout": args.heldout}
+        int8_only = {
+            "--int8-onnx": args.int8_onnx,
+            "--symmetric": args.symmetric,
+            "--uint8": args.uint8,
+            "--heldout": args.heldout,
+        }
         for flag, given in int8_only.items():
             if given:
                 raise ValueError(f"{flag} needs --quantize int8")
@@ -227,7 +240,7 @@ def _quantize_options(args: argparse.Namespace):
         calibration_folder=args.calib_dir,
         max_images=args.calib_images,
         method=args.calib_method,
-        symmetric=args.symmetric,
+        symmetric=not args.uint8,
         percentile=args.calib_percentile,
     )
     check_calibration_folder(options)

@@ -1,12 +1,13 @@
 """INT8 static quantization of an exported centerpose ONNX file with ONNX Runtime (QDQ format).
 
-Weights: signed 8-bit, one scale per output channel. Activations: unsigned 8-bit (or, with
-`symmetric`, signed 8-bit with zero point 0 on convolution inputs only, TensorRT's form and
-placement: see SYMMETRIC_OP_TYPES) with ranges measured on a
-folder of calibration images, pre-processed exactly as at inference
+Weights: signed 8-bit, one scale per output channel. Activations (`symmetric`, the default):
+signed 8-bit with zero point 0 on convolution inputs only, TensorRT's form and placement (see
+SYMMETRIC_OP_TYPES), the one file ONNX Runtime, OpenVINO and TensorRT all take; or unsigned 8-bit
+with a fitted zero point on every op of QUANTIZED_OP_TYPES (CPU runtimes only, faster there).
+Ranges are measured on a folder of calibration images, pre-processed exactly as at inference
 (`affine.preprocess`). The result is an ordinary ONNX file with QuantizeLinear/DequantizeLinear
-pairs: ONNX Runtime fuses them into integer convolutions (VNNI / AMX where the CPU has them) and
-OpenVINO reads them as its own INT8 layers.
+pairs: ONNX Runtime fuses them into integer convolutions (VNNI / AMX where the CPU has them; the
+uint8 placement only, see SYMMETRIC_OP_TYPES) and OpenVINO reads them as its own INT8 layers.
 
 What stays fp32, and why:
   * the deformable convolutions (ONNX `DeformConv`; in the decomposed form its whole sampling
@@ -19,7 +20,9 @@ What stays fp32, and why:
     offsets (`hps`, up to tens of output pixels) that decode reads; 8 bits over that range would
     cost most of a pixel;
   * transposed convolutions (the fixed bilinear upsampling of the neck): ONNX Runtime has no INT8
-    kernel for them, so they would only add conversions.
+    kernel for them, so they would only add conversions;
+  * in the symmetric file, the convolutions that read a concatenation (DLA's 6 tree roots, about
+    2 % of the FLOPs): OpenVINO mis-runs a signed Q/DQ on a Concat (`concat_fed_convs`).
 The 3x3 head convolutions, the backbone and the neck convolutions (the bulk of the ~80 GFLOP at
 512x512) run in INT8.
 """
@@ -48,8 +51,11 @@ QUANTIZED_OP_TYPES = ("Conv", "Add", "Concat", "MaxPool", "Relu")
 # (7 bits left for a ReLU output, and a Q/DQ pair on both sides of every ReLU, which unsigned
 # zero-point-0 quantization folds away) moved 51 % of the persons by more than 1 px (median 2.6 px);
 # with Q/DQ only on the tensors convolutions read (no requantized convolution outputs, sums or
-# concatenations, so one rounding per tensor) 44 % (median 0.16 px). OpenVINO runs that file less
-# accurately (4.0 px, +1.7 AP) and both CPU runtimes slower, hence not the default.
+# concatenations, so one rounding per tensor) 44 % (median 0.16 px). With the tree roots fp32
+# (`concat_fed_convs`; before, OpenVINO ran the file at 4.0 px and +1.7 AP) it meets both targets on
+# ONNX Runtime and OpenVINO (0.11 / 0.10 px) and is the default. Its cost: ONNX Runtime fuses a
+# convolution into an integer one only with a Q on its output, so here it runs them in fp32 between
+# Q/DQ pairs (1.5x slower than the uint8 file at 512x512, slower than fp32); OpenVINO 1.2x slower.
 SYMMETRIC_OP_TYPES = ("Conv",)
 
 

@@ -43,8 +43,9 @@ def calibration_folder(shared_data, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def int8_onnx(native_onnx, calibration_folder, tmp_path_factory):
+    """The uint8 file (`export --uint8`): activations quantized on every op of QUANTIZED_OP_TYPES."""
     out = tmp_path_factory.mktemp("int8") / "seeded.int8.onnx"
-    result = quantize_onnx(native_onnx, out, QuantizeOptions(str(calibration_folder)))
+    result = quantize_onnx(native_onnx, out, QuantizeOptions(str(calibration_folder), symmetric=False))
     assert result.path == out and result.calibration_images == 8
     return out
 
@@ -109,7 +110,7 @@ def test_convolutions_are_int8_per_channel_except_the_fp32_ones(int8_onnx, nativ
 @pytest.fixture(scope="module")
 def symmetric_onnx(native_onnx, calibration_folder, tmp_path_factory):
     out = tmp_path_factory.mktemp("int8") / "seeded.symmetric.onnx"
-    return quantize_onnx(native_onnx, out, QuantizeOptions(str(calibration_folder), symmetric=True)).path
+    return quantize_onnx(native_onnx, out, QuantizeOptions(str(calibration_folder))).path  # the default
 
 
 def test_symmetric_file_keeps_the_tree_roots_that_read_a_concatenation_fp32(symmetric_onnx):
@@ -229,8 +230,9 @@ def test_cli_refuses_a_bad_calibration_folder_before_exporting(
         lines = err.strip().splitlines()
         assert code == 2 and len(lines) == 1 and message in lines[0], err
         assert not out.exists()  # refused before the export
-    code, err = _cli(capsys, "--model", checkpoint, "--onnx", out, "--symmetric")
-    assert code == 2 and "--symmetric needs --quantize int8" in err and not out.exists()
+    for flag in ("--symmetric", "--uint8"):
+        code, err = _cli(capsys, "--model", checkpoint, "--onnx", out, flag)
+        assert code == 2 and f"{flag} needs --quantize int8" in err and not out.exists()
     code, err = _cli(capsys, "--model", checkpoint, "--onnx", out, "--heldout", tmp_path)
     assert code == 2 and "--heldout needs --quantize int8" in err and not out.exists()
     code, err = _cli(
@@ -247,12 +249,12 @@ def test_uint8_activations_are_named_as_unfit_for_tensorrt(int8_onnx):
 def test_cli_writes_the_fp32_and_a_symmetric_int8_file(
     checkpoint, pose_model, calibration_folder, tmp_path, capsys
 ):
-    """--symmetric: signed activations with zero point 0, the only Q/DQ form TensorRT takes; the file
-    still runs on ONNX Runtime with camera-shaped input, close to torch."""
+    """The default INT8 file: signed activations with zero point 0, the only Q/DQ form TensorRT
+    takes; the file still runs on ONNX Runtime with camera-shaped input, close to torch."""
     out = tmp_path / "model.onnx"
     code, err = _cli(
         capsys, "--model", checkpoint, "--onnx", out, "--size", 64, "--hw", "dynamic",
-        "--quantize", "int8", "--symmetric", "--calib", calibration_folder, "--calib-images", 2,
+        "--quantize", "int8", "--calib", calibration_folder, "--calib-images", 2,
         "--json", tmp_path / "s.json",
     )  # fmt: skip
     assert code == 0, err
@@ -289,6 +291,25 @@ def test_cli_writes_the_fp32_and_a_symmetric_int8_file(
     assert len(candidate.predict(image)) == 100
 
 
+def test_cli_uint8_writes_the_cpu_only_file(checkpoint, calibration_folder, tmp_path, capsys):
+    """--uint8: unsigned activations (zero points of type uint8), which TensorRT refuses; it and
+    --symmetric exclude each other."""
+    out = tmp_path / "model.onnx"
+    common = ("--model", checkpoint, "--onnx", out, "--size", 64, "--quantize", "int8")
+    common += ("--calib", calibration_folder)
+    with pytest.raises(SystemExit) as refused:
+        _cli(capsys, *common, "--uint8", "--symmetric")
+    err = capsys.readouterr().err
+    assert refused.value.code == 2 and "not allowed with argument" in err and not out.exists()
+    code, err = _cli(capsys, *common, "--calib-images", 2, "--uint8")
+    assert code == 0, err
+    model = onnx.load(str(tmp_path / "model.int8.onnx"))
+    inits = _initializers(model)
+    zero_points = [inits[n.input[2]].data_type for n in model.graph.node if n.op_type == "QuantizeLinear"]
+    assert zero_points and set(zero_points) == {onnx.TensorProto.UINT8}
+    assert qdq_problems(model) == ["UINT8 quantization (TensorRT takes INT8 only)"]
+
+
 def test_auto_runs_an_int8_file_only_with_a_passing_recorded_check(int8_onnx, tmp_path):
     """No check: 'auto' refuses and says how to run it anyway; a failing check names its failure;
     a passing one (recorded in the file's metadata, read back) makes 'auto' run it as int8."""
@@ -300,7 +321,7 @@ def test_auto_runs_an_int8_file_only_with_a_passing_recorded_check(int8_onnx, tm
     copy = tmp_path / "checked.int8.onnx"
     shutil.copy(int8_onnx, copy)
     info = inspect_model_file(copy)
-    assert info.int8 and not info.symmetric and info.accuracy_check is None  # default file: uint8 activations
+    assert info.int8 and not info.symmetric and info.accuracy_check is None  # uint8 activations
     with pytest.raises(PrecisionError, match="carries no accuracy check.*precision 'int8'"):
         Predictor(copy, backend="auto", input_size=SIZE)
     failing = AccuracyCheck("0" * 64, "heldout", 125, 0.477, 0.140, (0.29, 0.38), 18.6, "onnxruntime")
