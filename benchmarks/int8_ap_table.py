@@ -9,6 +9,9 @@ One fp32 ONNX file exported from a checkpoint at a fixed square input; INT8 Q/DQ
     bins: `export.quantize` passes them; ONNX Runtime's default of 128 made entropy equal minmax);
   * NNCF post-training quantization (`benchmarks/quant_nncf.py`, mixed and symmetric presets, the
     same nodes kept fp32), when NNCF is importable (/work/peerlibs/nncf);
+  * NVIDIA ModelOpt ONNX PTQ (`benchmarks/quant_modelopt.py`, max calibration on the CPU, the same
+    nodes kept fp32, and also the tree roots: `export.quantize.concat_fed_convs`), when ModelOpt is
+    importable (/work/peerlibs/modelopt);
 each scored with `train.int8_accuracy`'s measures (what `export --heldout` records) on a held-out
 COCO-format set: keypoint AP of fp32 and INT8 on the same runtime, the paired bootstrap 95 %
 interval of AP fp32 - AP INT8, and the median over fp32's persons scoring >= 0.3 of the largest
@@ -52,6 +55,21 @@ def nncf_file(fp32: Path, out: Path, calib: Path, images: int, size: int, preset
     batches = [preprocess(read_image(p), size)[0][None] for p in list_calibration_images(calib, images)]
     ignored = fp32_nodes(onnx.load(str(fp32), load_external_data=False))
     return nncf_quantize(fp32, out, batches, ignored, preset)
+
+
+def modelopt_file(fp32: Path, out: Path, calib: Path, images: int, size: int, roots_fp32: bool) -> Path:
+    import onnx
+    from quant_modelopt import modelopt_quantize
+
+    from centerpose_core.affine import preprocess
+    from centerpose_core.export.quantize import concat_fed_convs, fp32_nodes
+    from centerpose_core.export.tensorrt.calibrator import list_calibration_images
+    from centerpose_core.image_io import read_image
+
+    batches = [preprocess(read_image(p), size)[0][None] for p in list_calibration_images(calib, images)]
+    model = onnx.load(str(fp32), load_external_data=False)
+    ignored = fp32_nodes(model) + (concat_fed_convs(model) if roots_fp32 else [])
+    return modelopt_quantize(fp32, out, batches, ignored, "max")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,6 +124,13 @@ def main(argv: list[str] | None = None) -> int:
             lambda o: ort_quantize(fp32, o, c, n, "minmax", symmetric=True),
         ),
         "ort entropy": ("onnxruntime", lambda o: ort_quantize(fp32, o, c, n, "entropy", symmetric=False)),
+        "modelopt max": ("onnxruntime", lambda o: modelopt_file(fp32, o, c, n, args.size, False)),
+        "modelopt max, openvino": ("openvino", lambda o: modelopt_file(fp32, o, c, n, args.size, False)),
+        "modelopt max, roots fp32": ("onnxruntime", lambda o: modelopt_file(fp32, o, c, n, args.size, True)),
+        "modelopt max, roots fp32, openvino": (
+            "openvino",
+            lambda o: modelopt_file(fp32, o, c, n, args.size, True),
+        ),
         "nncf mixed": ("openvino", lambda o: nncf_file(fp32, o, c, n, args.size, "mixed")),
         "nncf symmetric": ("openvino", lambda o: nncf_file(fp32, o, c, n, args.size, "symmetric")),
     }

@@ -161,7 +161,7 @@ def runnable(
         if precision == "bf16":
             return "backend tensorrt builds fp32, fp16 or int8 engines"
         if model.int8 and not model.symmetric:
-            return "TensorRT takes Q/DQ files with symmetric activations only (the default export; not --uint8)"
+            return "TensorRT takes Q/DQ files with symmetric activations only (export without --uint8)"
         if gpu is not None:
             need = {"fp16": FP16_CAPABILITY, "int8": INT8_CAPABILITY}.get(precision)
             if need and gpu < need:
