@@ -9,7 +9,7 @@ One fp32 ONNX file exported from a checkpoint at a fixed square input; INT8 Q/DQ
     bins: `export.quantize` passes them; ONNX Runtime's default of 128 made entropy equal minmax);
   * NNCF post-training quantization (`benchmarks/quant_nncf.py`, mixed and symmetric presets, the
     same nodes kept fp32), when NNCF is importable (/work/peerlibs/nncf);
-  * NVIDIA ModelOpt ONNX PTQ (`benchmarks/quant_modelopt.py`, max calibration on the CPU, the same
+  * NVIDIA ModelOpt ONNX PTQ (`benchmarks/quant_modelopt.py`, max or entropy calibration on the CPU, the same
     nodes kept fp32, and also the tree roots: `export.quantize.concat_fed_convs`), when ModelOpt is
     importable (/work/peerlibs/modelopt);
 each scored with `train.int8_accuracy`'s measures (what `export --heldout` records) on a held-out
@@ -57,7 +57,9 @@ def nncf_file(fp32: Path, out: Path, calib: Path, images: int, size: int, preset
     return nncf_quantize(fp32, out, batches, ignored, preset)
 
 
-def modelopt_file(fp32: Path, out: Path, calib: Path, images: int, size: int, roots_fp32: bool) -> Path:
+def modelopt_file(
+    fp32: Path, out: Path, calib: Path, images: int, size: int, roots_fp32: bool, method: str = "max"
+) -> Path:
     import onnx
     from quant_modelopt import modelopt_quantize
 
@@ -69,7 +71,7 @@ def modelopt_file(fp32: Path, out: Path, calib: Path, images: int, size: int, ro
     batches = [preprocess(read_image(p), size)[0][None] for p in list_calibration_images(calib, images)]
     model = onnx.load(str(fp32), load_external_data=False)
     ignored = fp32_nodes(model) + (concat_fed_convs(model) if roots_fp32 else [])
-    return modelopt_quantize(fp32, out, batches, ignored, "max")
+    return modelopt_quantize(fp32, out, batches, ignored, method)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         "modelopt max, roots fp32, openvino": (
             "openvino",
             lambda o: modelopt_file(fp32, o, c, n, args.size, True),
+        ),
+        "modelopt entropy": (
+            "onnxruntime",
+            lambda o: modelopt_file(fp32, o, c, n, args.size, False, "entropy"),
         ),
         "nncf mixed": ("openvino", lambda o: nncf_file(fp32, o, c, n, args.size, "mixed")),
         "nncf symmetric": ("openvino", lambda o: nncf_file(fp32, o, c, n, args.size, "symmetric")),
