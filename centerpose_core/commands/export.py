@@ -112,7 +112,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="INT8 (--quantize): unsigned activations with fitted zero points on every quantized op "
         "instead: a file for ONNX Runtime and OpenVINO only (TensorRT refuses it), measured faster on "
-        "both (1.5x ONNX Runtime, 1.2x OpenVINO at 512x512)",
+        "both (ONNX Runtime 1.5-1.7x, OpenVINO 1.1-1.2x at 512x512)",
     )
     parser.add_argument(
         "--calib-dir", "--calib", dest="calib_dir", default=None, help="INT8: folder of calibration images"

@@ -101,8 +101,8 @@ class QuantizeOptions:
     symmetric: activations as signed int8 with zero point 0 on convolution inputs only (the only
         Q/DQ form TensorRT takes, in its placement; the default: one file that ONNX Runtime,
         OpenVINO and TensorRT all run within the accuracy targets). False: uint8 with a fitted
-        zero point on every quantized op, a file only the CPU runtimes take, measured 1.2x faster
-        on OpenVINO and 1.5x on ONNX Runtime at 512x512 (README, "INT8 accuracy").
+        zero point on every quantized op, a file only the CPU runtimes take, measured 1.1-1.2x faster
+        on OpenVINO and 1.5-1.7x on ONNX Runtime at 512x512 (README, "INT8 accuracy").
     """
 
     calibration_folder: str

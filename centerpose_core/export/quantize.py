@@ -55,7 +55,7 @@ QUANTIZED_OP_TYPES = ("Conv", "Add", "Concat", "MaxPool", "Relu")
 # (`concat_fed_convs`; before, OpenVINO ran the file at 4.0 px and +1.7 AP) it meets both targets on
 # ONNX Runtime and OpenVINO (0.11 / 0.10 px) and is the default. Its cost: ONNX Runtime fuses a
 # convolution into an integer one only with a Q on its output, so here it runs them in fp32 between
-# Q/DQ pairs (1.5x slower than the uint8 file at 512x512, slower than fp32); OpenVINO 1.2x slower.
+# Q/DQ pairs (1.5-1.7x slower than the uint8 file at 512x512, slower than fp32); OpenVINO 1.1-1.2x.
 SYMMETRIC_OP_TYPES = ("Conv",)
 
 
