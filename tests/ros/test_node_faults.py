@@ -40,7 +40,7 @@ LOST_TIMEOUT_S = 1.0  # the node's tracking_lost_timeout_s (the default, set exp
 NO_INPUT_WARN_S = 5.0  # pipeline.NO_INPUT_WARN_S: the warning comes this long after the last frame
 LIFECYCLE_CYCLES = 4  # the full 100: benchmarks/bench_lifecycle.py
 NANO = 1_000_000_000
-# Seeded noise on which the seeded weights find MAX_PERSONS persons, at least one scoring >= 0.5
+# Seeded noise on which the seeded weights find MAX_PERSONS persons, at least one scoring >= 0.6
 # (tracking_high_score_threshold): that one is confirmed, with an id, on the second frame of a stream.
 IMAGE = np.random.default_rng(11).integers(0, 256, (120, 160, 3), dtype=np.uint8)
 

@@ -26,7 +26,7 @@ BROKEN_RULES = {
     "depth_min_range=20.0": ("depth_min_range", "depth_max_range"),  # min above max
     "depth_max_range=0.05": ("depth_min_range", "depth_max_range"),  # max below min
     "depth_max_range=0.1": ("depth_min_range", "depth_max_range"),  # max equal to min
-    "tracking_low_score_threshold=0.6": ("tracking_low_score_threshold", "tracking_high_score_threshold"),
+    "tracking_low_score_threshold=0.7": ("tracking_low_score_threshold", "tracking_high_score_threshold"),
     "tracking_high_score_threshold=0.05": ("tracking_low_score_threshold", "tracking_high_score_threshold"),
 }
 # Then changes that keep the rules (the refusals above changed nothing), and back to the defaults.

@@ -122,7 +122,7 @@ def test_config_parameters_reach_the_core_configs_and_their_checks_name_the_para
     )
     # The dataclasses' own rules, across fields too, come back naming the ROS parameters.
     with pytest.raises(ParameterError) as info:
-        params.updated({"tracking_low_score_threshold": 0.6})
+        params.updated({"tracking_low_score_threshold": 0.7})
     assert "'tracking_low_score_threshold'" in str(info.value) and "must not exceed" in str(info.value)
     with pytest.raises(ParameterError, match="'depth_window'.*odd"):
         params.updated({"depth_window": 4})

@@ -93,7 +93,7 @@ def test_inverted_boxes_track_like_their_ordered_form_and_come_back_untouched():
         ({"match_threshold": 0.0}, "match_threshold must be in (0, 1]"),
         ({"keypoint_weight": 1.5}, "keypoint_weight must be a finite number in [0.0, 1.0]"),
         (
-            {"low_score_threshold": 0.7},
+            {"low_score_threshold": 0.7, "high_score_threshold": 0.5},
             "low_score_threshold (0.7) must not exceed high_score_threshold (0.5)",
         ),
         ({"confirm_hits": 0}, "confirm_hits must be an integer >= 1"),
