@@ -27,6 +27,10 @@ from centerpose_core.runtime import Predictor
 
 SIZE = 128
 MAX_RELATIVE_RMS = 0.35  # measured 0.15-0.27 per head on the seeded net (ORT and OpenVINO)
+# The symmetric file on both CPU runtimes: measured 0.13-0.30 on a VNNI CPU; before the tree roots
+# were kept fp32, OpenVINO gave 0.64-1.16. The wider bound leaves room for CPUs whose INT8 kernels
+# round differently (no VNNI) and still fails the old placement.
+MAX_SYMMETRIC_RMS = 0.5
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +141,7 @@ def test_symmetric_file_stays_close_to_fp32_on_openvino_too(symmetric_onnx, pose
         got = int8.head_maps(images)
         for name, value in reference.items():
             rms = float((got[name] - value).pow(2).mean().sqrt() / value.std())
-            assert rms <= MAX_RELATIVE_RMS, f"symmetric, {backend} {name}: RMS error {rms:.3f} of the spread"
+            assert rms <= MAX_SYMMETRIC_RMS, f"symmetric, {backend} {name}: RMS error {rms:.3f} of the spread"
 
 
 def test_metadata_is_carried_with_the_quantization_settings(int8_onnx, native_onnx, calibration_folder):
