@@ -43,18 +43,24 @@ def ort_quantize(fp32: Path, out: Path, calib: Path, images: int, method: str, *
     return quantize_onnx(fp32, out, options).path
 
 
+def calibration_batches(calib: Path, images: int, size: int) -> list:
+    """The calibration images pre-processed as at inference, one (1, 3, size, size) batch each:
+    what the NNCF and ModelOpt rows calibrate on."""
+    from centerpose_core.affine import preprocess
+    from centerpose_core.export.tensorrt.calibrator import list_calibration_images
+    from centerpose_core.image_io import read_image
+
+    return [preprocess(read_image(p), size)[0][None] for p in list_calibration_images(calib, images)]
+
+
 def nncf_file(fp32: Path, out: Path, calib: Path, images: int, size: int, preset: str) -> Path:
     import onnx
     from quant_nncf import nncf_quantize
 
-    from centerpose_core.affine import preprocess
     from centerpose_core.export.quantize import fp32_nodes
-    from centerpose_core.export.tensorrt.calibrator import list_calibration_images
-    from centerpose_core.image_io import read_image
 
-    batches = [preprocess(read_image(p), size)[0][None] for p in list_calibration_images(calib, images)]
     ignored = fp32_nodes(onnx.load(str(fp32), load_external_data=False))
-    return nncf_quantize(fp32, out, batches, ignored, preset)
+    return nncf_quantize(fp32, out, calibration_batches(calib, images, size), ignored, preset)
 
 
 def modelopt_file(
@@ -63,15 +69,11 @@ def modelopt_file(
     import onnx
     from quant_modelopt import modelopt_quantize
 
-    from centerpose_core.affine import preprocess
     from centerpose_core.export.quantize import concat_fed_convs, fp32_nodes
-    from centerpose_core.export.tensorrt.calibrator import list_calibration_images
-    from centerpose_core.image_io import read_image
 
-    batches = [preprocess(read_image(p), size)[0][None] for p in list_calibration_images(calib, images)]
     model = onnx.load(str(fp32), load_external_data=False)
     ignored = fp32_nodes(model) + (concat_fed_convs(model) if roots_fp32 else [])
-    return modelopt_quantize(fp32, out, batches, ignored, method)
+    return modelopt_quantize(fp32, out, calibration_batches(calib, images, size), ignored, method)
 
 
 def main(argv: list[str] | None = None) -> int:
